@@ -1,0 +1,3 @@
+from benchlink.cli.main import main
+
+raise SystemExit(main())
