@@ -1,0 +1,182 @@
+"""Commands that read or move stored data: results, export, decode, audit, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchlink.cli.errors import friendly
+from benchlink.runtime.settings import Settings
+
+Common = Callable[[argparse.ArgumentParser], None]
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device")
+    parser.add_argument("--sample")
+    parser.add_argument("--patient")
+    parser.add_argument("--test")
+    parser.add_argument("--since", type=datetime.fromisoformat, help="ISO date/time")
+    parser.add_argument("--until", type=datetime.fromisoformat, help="ISO date/time")
+
+
+def register(sub: Any, common: Common) -> None:
+    results = sub.add_parser("results", help="print stored results, newest first")
+    common(results)
+    _filters(results)
+    results.add_argument("--json", action="store_true", help="one JSON object per line")
+    results.add_argument("--limit", type=int, default=50)
+    results.set_defaults(handler=cmd_results)
+
+    export = sub.add_parser("export", help="export stored results to CSV")
+    common(export)
+    export.add_argument("format", choices=["csv"], help="file format")
+    export.add_argument("--out", type=Path, required=True)
+    _filters(export)
+    export.add_argument("--bom", action="store_true", help="write a UTF-8 BOM (Excel)")
+    export.add_argument("--delimiter", default=",", help="field delimiter; use ';' for decimal-comma locales")
+    export.set_defaults(handler=cmd_export)
+
+    decode = sub.add_parser("decode", help="decode a capture file and print its messages")
+    common(decode)
+    decode.add_argument("file", type=Path)
+    decode.add_argument("--protocol", choices=["astm"], default="astm")
+    decode.add_argument("--encoding", default="latin-1")
+    decode.add_argument("--json", action="store_true")
+    decode.set_defaults(handler=cmd_decode)
+
+    audit = sub.add_parser("audit", help="inspect the tamper-evident audit trail")
+    common(audit)
+    audit.add_argument("action", choices=["verify", "list"])
+    audit.set_defaults(handler=cmd_audit)
+
+    plugins = sub.add_parser("plugins", help="list plugins and drivers, with any load errors")
+    common(plugins)
+    plugins.set_defaults(handler=cmd_plugins)
+
+
+def _result_filter(args: argparse.Namespace) -> Any:
+    from benchlink.storage.store import ResultFilter
+
+    return ResultFilter(since=args.since, until=args.until, device=args.device, sample_id=args.sample,
+                        patient_id=args.patient, test=args.test)
+
+
+def _store(settings: Settings) -> Any:
+    from benchlink.runtime.bootstrap import open_store
+
+    return open_store(settings)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def cmd_results(args: argparse.Namespace, settings: Settings) -> int:
+    def run() -> int:
+        store = _store(settings)
+        rows = store.results_page(_result_filter(args), after=None, limit=args.limit)
+        if args.json:
+            for row in rows:
+                print(json.dumps({k: _jsonable(v) for k, v in asdict(row).items()}, ensure_ascii=False))
+            return 0
+        if not rows:
+            print("no results stored yet — start `benchlink serve` or `benchlink --demo`")
+            return 0
+        print(f"{'received':<19} {'device':<14} {'sample':<14} {'test':<8} {'value':>10} {'units':<8} flags")
+        for r in rows:
+            print(f"{r.received_at:%Y-%m-%d %H:%M:%S} {r.device:<14.14} {r.sample_id:<14.14} "
+                  f"{r.instrument_code:<8.8} {r.value:>10.10} {r.units:<8.8} {r.flags}")
+        return 0
+
+    return int(friendly(run))
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.exporters.csv_export import CsvOptions, write_csv
+
+    def run() -> int:
+        store = _store(settings)
+        options = CsvOptions(delimiter=args.delimiter, bom=args.bom)
+        count = write_csv(store.iter_results(_result_filter(args)), args.out, options)
+        print(f"exported {count} results to {args.out}")
+        return 0
+
+    return int(friendly(run))
+
+
+def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.drivers.astm_generic import GenericAstmDriver
+    from benchlink.protocols.astm.capture import read_capture
+    from benchlink.protocols.astm.errors import AstmDecodeError
+    from benchlink.protocols.astm.records import decode_message
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"benchlink decode: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        capture = read_capture(data)
+    except AstmDecodeError as exc:
+        print(f"benchlink decode: {args.file.name}: {exc}", file=sys.stderr)
+        return 1
+    driver = GenericAstmDriver()
+    print(f"{args.file.name}: {capture.kind} capture, {len(capture.messages)} message(s), "
+          f"{capture.frames} frame(s), {capture.checksum_failures} checksum failure(s)", file=sys.stderr)
+    failures = 0
+    for index, text in enumerate(capture.messages, start=1):
+        try:
+            message = decode_message(text, encoding=args.encoding)
+        except AstmDecodeError as exc:
+            failures += 1
+            print(f"message {index}: cannot decode: {exc}", file=sys.stderr)
+            continue
+        decoded = driver.to_domain(message)
+        if args.json:
+            print(json.dumps({
+                "message": index,
+                "sender": decoded.sender,
+                "records": [r.type for r in message.records],
+                "results": [{k: _jsonable(v) for k, v in asdict(r).items()} for r in decoded.results],
+                "queries": [asdict(q) for q in decoded.queries],
+            }, ensure_ascii=False))
+        else:
+            print(f"--- message {index}: sender {decoded.sender!r}, {len(message.records)} records, "
+                  f"{len(decoded.results)} results, {len(decoded.queries)} queries")
+            for r in decoded.results:
+                print(f"  {r.sample_id:<14} {r.instrument_code:<10} {r.value:>10} {r.units:<8} {r.flags:<4} {r.status}")
+    return 1 if failures else 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    def run() -> int:
+        store = _store(settings)
+        audit = store.audit()
+        report = audit.verify()
+        if report.ok:
+            print(f"audit chain intact: {report.checked} entries verified")
+            return 0
+        print(f"audit chain BROKEN at entry {report.first_bad_id}: {report.reason}", file=sys.stderr)
+        return 1
+
+    return int(friendly(run))
+
+
+def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.runtime.plugins import PluginManager
+
+    pm = PluginManager()
+    print(f"{'plugin':<28} {'version':<10} {'state':<8} error")
+    for rec in pm.records:
+        print(f"{rec.name:<28} {rec.version:<10} {rec.state:<8} {rec.error}")
+    print("\ndrivers: " + ", ".join(f"{name} ({d.info.protocol})" for name, d in sorted(pm.drivers().items())))
+    return 0 if all(r.state == "loaded" for r in pm.records) else 1

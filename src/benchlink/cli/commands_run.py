@@ -1,0 +1,158 @@
+"""Commands that run something: the window, the headless service, the simulator, status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchlink.cli.errors import friendly
+from benchlink.runtime.settings import Settings
+
+Common = Callable[[argparse.ArgumentParser], None]
+
+
+def register(sub: Any, common: Common) -> None:
+    gui = sub.add_parser("gui", help="open the desktop window (the default)")
+    common(gui)
+    gui.add_argument("--screenshot", type=Path, help="save a screenshot of the window to this PNG")
+    gui.add_argument("--quit-after", type=float, help="close the window after this many seconds")
+    gui.set_defaults(handler=cmd_gui)
+
+    serve = sub.add_parser("serve", help="run the engine headless for the configured devices")
+    common(serve)
+    serve.add_argument("--duration", type=float, help="stop after this many seconds (tests, soaks)")
+    serve.set_defaults(handler=cmd_serve)
+
+    sim = sub.add_parser("simulate", help="act as an analyzer and send ASTM results to a Benchlink")
+    common(sim)
+    sim.add_argument("--connect", required=True, metavar="HOST:PORT", help="where Benchlink listens")
+    sim.add_argument("--count", type=int, default=10, help="messages per analyzer (default 10)")
+    sim.add_argument("--rate", type=float, default=0.0, help="messages per second per analyzer (0 = as fast as ACKs)")
+    sim.add_argument("--concurrency", type=int, default=1, help="simulated analyzers in this process")
+    sim.add_argument("--prefix", default="SIM", help="sample ID prefix")
+    sim.add_argument("--seed", type=int, default=None, help="random seed for repeatable values")
+    sim.add_argument("--patient-name", default=None, help="patient name to use in every message (tests)")
+    sim.add_argument("--ack-log", type=Path, help="append each acknowledged sample ID to this file")
+    sim.set_defaults(handler=cmd_simulate)
+
+    status = sub.add_parser("status", help="show each device's state and counters from a running serve")
+    common(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+
+def _prepare_first_start(settings: Settings) -> Settings:
+    if not settings.devices and not settings.config_file.exists():
+        print("benchlink: no devices configured yet; starting the built-in demo analyzer "
+              f"(configure devices in {settings.config_file})", file=sys.stderr)
+        return settings.with_demo()
+    return settings
+
+
+def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.gui.app import run_gui
+
+    settings = _prepare_first_start(settings)
+    return int(friendly(lambda: run_gui(settings, screenshot=args.screenshot, quit_after=args.quit_after)))
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.runtime.logging_setup import configure_logging
+
+    settings = _prepare_first_start(settings)
+    configure_logging(settings.log_dir, level=settings.log_level)
+    return int(friendly(lambda: asyncio.run(_serve(settings, args.duration))))
+
+
+async def _serve(settings: Settings, duration: float | None) -> int:
+    from benchlink.runtime.bootstrap import build_engine, open_store
+
+    loop = asyncio.get_running_loop()
+    store = await loop.run_in_executor(None, open_store, settings)
+    engine = build_engine(settings, store)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    await engine.start()
+    for snap in engine.snapshots():
+        print(f"benchlink: {snap.name}: {snap.state} {snap.reason}", file=sys.stderr, flush=True)
+    try:
+        if duration is not None:
+            await asyncio.wait_for(stop.wait(), duration)
+        else:
+            await stop.wait()
+    except TimeoutError:
+        pass
+    await engine.stop()
+    print("benchlink: stopped cleanly", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.runtime.simulator import SimulationReport, simulate_tcp
+
+    host, _, port_text = str(args.connect).rpartition(":")
+    if not host or not port_text.isdigit():
+        print("benchlink simulate: --connect needs HOST:PORT, e.g. 127.0.0.1:15000", file=sys.stderr)
+        return 2
+    port = int(port_text)
+
+    async def one(index: int) -> SimulationReport:
+        report = SimulationReport()
+        prefix = args.prefix if args.concurrency == 1 else f"{args.prefix}{index:03d}-"
+        try:
+            await simulate_tcp(host, port, count=args.count, rate=args.rate, prefix=prefix,
+                               seed=None if args.seed is None else args.seed + index,
+                               patient_name=args.patient_name, report=report)
+        except (OSError, TimeoutError) as exc:
+            print(f"benchlink simulate: analyzer {index}: {exc}", file=sys.stderr)
+        finally:
+            if args.ack_log is not None and report.acknowledged:
+                with args.ack_log.open("a", encoding="utf-8") as handle:
+                    handle.write("".join(f"{s}\n" for s in report.acknowledged))
+        return report
+
+    async def run_all() -> list[SimulationReport]:
+        return list(await asyncio.gather(*(one(i) for i in range(args.concurrency))))
+
+    started = time.perf_counter()
+    reports = asyncio.run(run_all())
+    elapsed = time.perf_counter() - started
+    acked = sum(len(r.acknowledged) for r in reports)
+    wanted = args.count * args.concurrency
+    print(f"sent {acked}/{wanted} messages, all acknowledged: {acked == wanted}, {elapsed:.2f} s")
+    return 0 if acked == wanted else 1
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.runtime.engine import read_status
+
+    status = read_status(settings.state_file)
+    if status is None:
+        print(f"benchlink: no running serve found (no {settings.state_file}); start `benchlink serve`",
+              file=sys.stderr)
+        return 1
+    age = time.time() - float(str(status.get("updated", 0)))
+    if args.json:
+        print(json.dumps({**status, "age_seconds": round(age, 1)}, indent=2))
+        return 0
+    running = bool(status.get("running")) and age < 10
+    print(f"serve pid {status.get('pid')} — {'running' if running else 'not running (last seen %.0f s ago)' % age}")
+    devices = status.get("devices")
+    rows = devices if isinstance(devices, list) else []
+    print(f"{'device':<20} {'state':<11} {'messages':>8} {'results':>8} {'errors':>6}  detail")
+    for d in rows:
+        c = d.get("counters", {})
+        print(f"{d['name']:<20} {d['state']:<11} {c.get('messages', 0):>8} {c.get('results', 0):>8} "
+              f"{c.get('errors', 0):>6}  {d.get('reason', '')}")
+    return 0 if running else 1

@@ -1,0 +1,49 @@
+"""The ``benchlink`` command. Each subcommand lives in its own small module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchlink import __version__
+from benchlink.cli import commands_data, commands_run
+from benchlink.runtime.settings import ConfigError, Settings, load_settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", type=Path, help="folder for config.toml, database, logs, exports (BENCHLINK_HOME)")
+    parser.add_argument("--config", type=Path, help="configuration file (default: HOME/config.toml)")
+    parser.add_argument("--demo", action="store_true", default=None, help="add the built-in simulated analyzer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchlink",
+        description="Benchlink connects laboratory analyzers (ASTM, HL7) to your LIS. Without a command it opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"benchlink {__version__}")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands_run.register(sub, _common)
+    commands_data.register(sub, _common)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(home=args.home, config_file=args.config, demo=args.demo)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"benchlink: configuration error: {exc}", file=sys.stderr)
+        return 2
+    handler = args.handler
+    return int(handler(args, settings))

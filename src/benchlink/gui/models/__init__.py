@@ -1,0 +1,1 @@
+"""Qt item models: the only place widgets get their rows from."""

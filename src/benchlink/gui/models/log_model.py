@@ -1,0 +1,176 @@
+"""The live diagnostic log: a bounded table fed by GLOBAL_LOG plus a level/text filter.
+
+LogRing listeners may fire on any thread (the DB writer, serial readers), while Qt models
+may only change on the GUI thread. LogFeed queues entries and wakes the GUI thread with a
+queued signal; a burst of thousands of lines becomes one batched insert.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from benchlink.core.logbuffer import LogEntry, LogRing
+from benchlink.gui.formatting import level_rank
+
+Index = QModelIndex | QPersistentModelIndex
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("timestamp", "Time"),
+    ("level", "Level"),
+    ("device", "Device"),
+    ("event", "Event"),
+    ("fields", "Details"),
+)
+COLUMN_KEYS: tuple[str, ...] = tuple(key for key, _ in COLUMNS)
+LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
+
+_LEVEL_COLOURS = {"warning": QColor("#b86e00"), "error": QColor("#d0342c"), "critical": QColor("#d0342c")}
+
+
+def format_fields(fields: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in fields.items())
+
+
+class LogModel(QAbstractTableModel):
+    def __init__(self, capacity: int = 2000, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.capacity = capacity
+        self._rows: deque[LogEntry] = deque()
+
+    def append_entries(self, entries: Iterable[LogEntry]) -> None:
+        batch = list(entries)[-self.capacity :]
+        if not batch:
+            return
+        overflow = len(self._rows) + len(batch) - self.capacity
+        if overflow > 0:
+            # Oldest lines go first so memory stays bounded however chatty a device is.
+            self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
+            for _ in range(overflow):
+                self._rows.popleft()
+            self.endRemoveRows()
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(batch) - 1)
+        self._rows.extend(batch)
+        self.endInsertRows()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows.clear()
+        self.endResetModel()
+
+    def entry_at(self, row: int) -> LogEntry | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(COLUMNS):
+            return COLUMNS[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        entry = self._rows[index.row()]
+        key = COLUMN_KEYS[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            if key == "fields":
+                return format_fields(entry.fields)
+            return str(getattr(entry, key))
+        if role == Qt.ItemDataRole.ForegroundRole:
+            colour = _LEVEL_COLOURS.get(entry.level.lower())
+            return QBrush(colour) if colour is not None else None
+        if role == Qt.ItemDataRole.UserRole:
+            return entry
+        return None
+
+
+class LogFilterProxy(QSortFilterProxyModel):
+    """Shows entries at or above a level whose text contains a needle (case-insensitive)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._min_rank = level_rank("debug")
+        self._needle = ""
+
+    def set_min_level(self, level: str) -> None:
+        self.beginFilterChange()
+        self._min_rank = level_rank(level)
+        self.endFilterChange()
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self._needle = text.strip().lower()
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        entry = model.entry_at(source_row) if isinstance(model, LogModel) else None
+        if entry is None:
+            return False
+        if level_rank(entry.level) < self._min_rank:
+            return False
+        if not self._needle:
+            return True
+        haystack = f"{entry.event} {entry.device} {format_fields(entry.fields)}".lower()
+        return self._needle in haystack
+
+
+class LogFeed(QObject):
+    """Bridges LogRing (any thread) to LogModel (GUI thread)."""
+
+    _wake = Signal()
+
+    def __init__(self, ring: LogRing, model: LogModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._pending: deque[LogEntry] = deque(maxlen=model.capacity)
+        self._lock = threading.Lock()
+        # Queued even when emitted on the GUI thread: a log line emitted while the model is
+        # mid-update must not re-enter it.
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        # Listen first, then copy the backlog, then drop backlog lines the listener also saw:
+        # no line is lost or shown twice when another thread logs during start-up.
+        self._remove = ring.add_listener(self._on_entry)
+        backlog = ring.entries()
+        seen = {id(entry) for entry in backlog}
+        with self._lock:
+            kept = [entry for entry in self._pending if id(entry) not in seen]
+            self._pending.clear()
+            self._pending.extend(kept)
+        model.append_entries(backlog)
+
+    def _on_entry(self, entry: LogEntry) -> None:
+        with self._lock:
+            was_empty = not self._pending
+            self._pending.append(entry)
+        if was_empty:
+            self._wake.emit()
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch = list(self._pending)
+            self._pending.clear()
+        self._model.append_entries(batch)
+
+    def close(self) -> None:
+        self._remove()

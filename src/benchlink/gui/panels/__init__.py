@@ -1,0 +1,1 @@
+"""Dockable panels; each renders one model and sends commands, nothing more."""

@@ -1,0 +1,89 @@
+"""The live diagnostic log (already PHI-redacted upstream), filterable by level and text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from benchlink.gui.models.log_model import COLUMN_KEYS, LEVELS, LogFilterProxy, LogModel
+
+
+class LogPanel(QWidget):
+    def __init__(self, model: LogModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("logPanel")
+        self.model = model
+        self.proxy = LogFilterProxy(self)
+        self.proxy.setSourceModel(model)
+
+        self.level = QComboBox(self)
+        self.level.setObjectName("logLevel")
+        self.level.setAccessibleName("Minimum log level")
+        self.level.addItems([level.capitalize() for level in LEVELS])
+        self.level.setCurrentIndex(LEVELS.index("info"))
+        self.proxy.set_min_level("info")
+        self.level.currentIndexChanged.connect(lambda i: self.proxy.set_min_level(LEVELS[i]))
+
+        self.text = QLineEdit(self)
+        self.text.setObjectName("logText")
+        self.text.setPlaceholderText("Filter log text")
+        self.text.setAccessibleName("Filter log text")
+        self.text.setClearButtonEnabled(True)
+        self.text.textChanged.connect(self.proxy.set_text)
+
+        self.follow = QCheckBox("Follow", self)
+        self.follow.setAccessibleName("Scroll to newest log line")
+        self.follow.setChecked(True)
+
+        level_label = QLabel("&Level", self)
+        level_label.setBuddy(self.level)
+        bar = QHBoxLayout()
+        bar.addWidget(level_label)
+        bar.addWidget(self.level)
+        bar.addWidget(self.text, 1)
+        bar.addWidget(self.follow)
+
+        self.table = QTableView(self)
+        self.table.setObjectName("logTable")
+        self.table.setAccessibleName("Log")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 4)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+        for key, width in (("timestamp", 190), ("level", 70), ("device", 120), ("event", 220)):
+            header.resizeSection(COLUMN_KEYS.index(key), width)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+
+        self.proxy.rowsInserted.connect(self._follow)
+
+    def focus_filter(self) -> None:
+        self.text.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.text.selectAll()
+
+    def focus_view(self) -> None:
+        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _follow(self, _parent: QModelIndex, _first: int, _last: int) -> None:
+        if self.follow.isChecked():
+            self.table.scrollToBottom()

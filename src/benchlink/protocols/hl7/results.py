@@ -1,0 +1,47 @@
+"""Wire-level observations -> domain :class:`~benchlink.core.model.Result` objects.
+
+This is the one module of ``benchlink.protocols`` that imports ``benchlink.core`` (the pure,
+I/O-free model and value parser), because the result shape is the domain's. Everything else
+in the HL7 package stays dependency-free; if the layer contract forbids even this, the module
+moves to ``benchlink.drivers`` unchanged.
+"""
+
+from __future__ import annotations
+
+from benchlink.core.model import Result, ResultKind
+from benchlink.core.values import parse_numeric
+from benchlink.protocols.hl7.message import Hl7Message
+from benchlink.protocols.hl7.observations import Hl7Observation, read_observations
+
+_KINDS = {kind.value: kind for kind in ResultKind}
+
+
+def to_result(obs: Hl7Observation) -> Result:
+    """One observation as a domain result; invalid (``***.**``) values never get a number."""
+    if obs.invalid or not obs.value:
+        number, comparator = None, ""
+    else:
+        number, comparator = parse_numeric(obs.value)
+    return Result(
+        sample_id=obs.sample_id,
+        instrument_code=obs.code,
+        value=obs.value,
+        patient_id=obs.patient_id,
+        patient_name=obs.patient_name,
+        birth_date=obs.birth_date,
+        test_name=obs.test_name,
+        numeric_value=number,
+        comparator=comparator,
+        units=obs.units,
+        reference_range=obs.reference_range,
+        flags=obs.flags,
+        status=obs.status,
+        observed_at=obs.observed_at,
+        instrument=obs.instrument,
+        kind=_KINDS.get(obs.kind, ResultKind.PATIENT),
+    )
+
+
+def observations(msg: Hl7Message) -> list[Result]:
+    """Every result of an ORU^R01 / OUL^R22 message (ED attachments excluded)."""
+    return [to_result(obs) for obs in read_observations(msg)]

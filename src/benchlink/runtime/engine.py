@@ -1,0 +1,144 @@
+"""The engine: every device, one writer, one event bus. The same object runs under the GUI
+and headless under ``benchlink serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from benchlink.core.events import EventBus
+from benchlink.core.model import Decoded
+from benchlink.core.status import DeviceSnapshot, DeviceState
+from benchlink.runtime.device import DeviceRunner
+from benchlink.runtime.ingest import Ingestor
+from benchlink.runtime.logging_setup import get_logger
+from benchlink.runtime.plugins import PluginManager
+from benchlink.runtime.settings import DeviceConfig, Settings
+from benchlink.runtime.simulator import simulate_tcp
+from benchlink.storage.store import Store
+from benchlink.storage.writer import StoreWriter
+
+log = get_logger("benchlink.engine")
+
+DEMO_DEVICE = "demo-analyzer"
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store, *, plugins: PluginManager | None = None,
+                 bus: EventBus | None = None, demo_interval: float = 2.0) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus or EventBus()
+        self.plugins = plugins or PluginManager()
+        self.writer = StoreWriter(store)
+        self.ingestor = Ingestor(self.writer, self.bus)
+        self.runners: dict[str, DeviceRunner] = {}
+        self.demo_interval = demo_interval
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
+        driver = self.plugins.driver(config.driver)
+        return DeviceRunner(config, driver=driver, ingestor=self.ingestor, bus=self.bus,
+                            answer_queries=self._answer_queries)
+
+    async def start(self) -> None:
+        self.writer.start()
+        self._started = True
+        for config in self.settings.devices:
+            try:
+                runner = self._make_runner(config)
+            except (KeyError, ValueError) as exc:
+                log.error("device not started", device=config.name, error=str(exc))
+                continue
+            self.runners[config.name] = runner
+            await runner.start()
+        if self.settings.demo and DEMO_DEVICE in self.runners:
+            self._tasks.append(asyncio.create_task(self._demo_loop(), name="demo-analyzer"))
+        self._tasks.append(asyncio.create_task(self._status_loop(), name="status-file"))
+        log.info("engine started", devices=len(self.runners))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+        self._tasks.clear()
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
+        if self._started:
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
+            self._started = False
+        self._write_status()
+        log.info("engine stopped")
+
+    def snapshots(self) -> list[DeviceSnapshot]:
+        return [runner.health.snapshot() for runner in self.runners.values()]
+
+    async def enable_device(self, name: str, enabled: bool) -> None:
+        runner = self.runners[name]
+        await runner.stop()
+        if enabled:
+            from dataclasses import replace
+
+            fresh = self._make_runner(replace(runner.config, enabled=True))
+            self.runners[name] = fresh
+            await fresh.start()
+        else:
+            runner.health.set_state(DeviceState.DISABLED, "disconnected by operator")
+
+    async def _answer_queries(self, device: str, decoded: Decoded) -> bytes | None:
+        runner = self.runners.get(device)
+        if runner is None or not decoded.queries:
+            return None
+        query = decoded.queries[0]
+        return runner.driver.answer_query(query, [], encoding=runner.config.encoding)
+
+    async def _demo_loop(self) -> None:
+        runner = self.runners[DEMO_DEVICE]
+        await runner.listening.wait()
+        index = 1
+        while True:
+            try:
+                await simulate_tcp("127.0.0.1", runner.port, count=1, start=index, prefix="DEMO", seed=index)
+            except (OSError, TimeoutError) as exc:
+                log.warning("demo analyzer could not send", error=str(exc))
+            index += 1
+            await asyncio.sleep(self.demo_interval)
+
+    async def _status_loop(self) -> None:
+        while True:
+            self._write_status()
+            await asyncio.sleep(1.0)
+
+    def _write_status(self) -> None:
+        path = self.settings.state_file
+        payload = {
+            "pid": os.getpid(),
+            "updated": time.time(),
+            "running": self._started,
+            "devices": [
+                {**asdict(s), "state": str(s.state)} for s in self.snapshots()
+            ],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("status file not written", error=str(exc))
+
+
+def read_status(path: Path) -> dict[str, object] | None:
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,143 @@
+"""A simulated analyzer: the instrument side of the same link state machine.
+
+Used by ``benchlink simulate``, the demo device, the tests and the benchmarks, so every one
+of them exercises the real framing, checksums and ACK handshake rather than a shortcut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from benchlink.protocols.astm import link as astm_link
+from benchlink.protocols.astm.link import AstmLink, Role
+from benchlink.transports.base import Channel
+from benchlink.transports.tcp import open_tcp_channel
+
+# (code, name, units, low, high, decimals)
+PANEL: tuple[tuple[str, str, str, float, float, int], ...] = (
+    ("GLU", "Glucose", "mmol/L", 3.9, 6.1, 1),
+    ("CREA", "Creatinine", "umol/L", 62, 106, 0),
+    ("NA", "Sodium", "mmol/L", 136, 145, 0),
+    ("K", "Potassium", "mmol/L", 3.5, 5.1, 1),
+    ("ALT", "Alanine aminotransferase", "U/L", 0, 41, 0),
+    ("CHOL", "Cholesterol", "mmol/L", 0, 5.2, 2),
+)
+
+FIRST_NAMES = ("Ada", "Bela", "Chidi", "Dana", "Emil", "Farah", "Goran", "Hana")
+LAST_NAMES = ("Novak", "Okafor", "Silva", "Tanaka", "Weber", "Yilmaz", "Khan", "Moreau")
+
+
+@dataclass(slots=True)
+class SimulatedSample:
+    sample_id: str
+    patient_id: str
+    patient_name: str
+    birth_date: str
+    results: list[tuple[str, str, str, str, str]]  # code, value, units, range, flag
+
+
+def make_sample(index: int, rng: random.Random, *, prefix: str = "S", panel_size: int = 4,
+                patient_name: str | None = None) -> SimulatedSample:
+    results = []
+    for code, _name, units, low, high, decimals in rng.sample(PANEL, k=min(panel_size, len(PANEL))):
+        span = high - low or 1.0
+        value = rng.uniform(low - span * 0.15, high + span * 0.15)
+        text = f"{value:.{decimals}f}"
+        flag = "H" if value > high else "L" if value < low else "N"
+        results.append((code, text, units, f"{low:g} to {high:g}", flag))
+    name = patient_name or f"{rng.choice(LAST_NAMES)}^{rng.choice(FIRST_NAMES)}"
+    return SimulatedSample(
+        sample_id=f"{prefix}{index:06d}",
+        patient_id=f"P{rng.randrange(10**6):06d}",
+        patient_name=name,
+        birth_date=f"19{rng.randrange(30, 99)}0{rng.randrange(1, 9)}1{rng.randrange(0, 9)}",
+        results=results,
+    )
+
+
+def astm_message(sample: SimulatedSample, *, sender: str = "BENCHLINK-SIM^1.0", when: datetime | None = None) -> bytes:
+    """An E1394 message in the default delimiters, records separated by CR."""
+    stamp = (when or datetime(2026, 1, 1)).strftime("%Y%m%d%H%M%S")
+    tests = "\\".join(f"^^^{r[0]}" for r in sample.results)
+    lines = [
+        f"H|\\^&|||{sender}|||||||P|LIS2-A2|{stamp}",
+        f"P|1||{sample.patient_id}||{sample.patient_name}||{sample.birth_date}|U",
+        f"O|1|{sample.sample_id}||{tests}|R||||||N||||||||||||||F",
+    ]
+    for seq, (code, value, units, ref, flag) in enumerate(sample.results, start=1):
+        lines.append(f"R|{seq}|^^^{code}|{value}|{units}|{ref}|{flag}||F||||{stamp}|SIM")
+    lines.append("L|1|N")
+    return ("\r".join(lines) + "\r").encode("latin-1")
+
+
+@dataclass(slots=True)
+class SimulationReport:
+    acknowledged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    bytes_sent: int = 0
+
+
+async def _pump(link: AstmLink, channel: Channel, report: SimulationReport, loop: asyncio.AbstractEventLoop,
+                until: Callable[[list[astm_link.LinkEvent]], bool]) -> list[astm_link.LinkEvent]:
+    seen: list[astm_link.LinkEvent] = []
+    while True:
+        out = link.data_to_send()
+        if out:
+            report.bytes_sent += len(out)
+            channel.write(out)
+            await channel.drain()
+        if until(seen):
+            return seen
+        deadline = link.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - loop.time())
+        try:
+            data = await asyncio.wait_for(channel.read(), timeout)
+        except TimeoutError:
+            seen.extend(link.handle_timer(loop.time()))
+            continue
+        if not data:
+            seen.append(astm_link.SendFailed(b"", "connection closed by the host"))
+            return seen
+        seen.extend(link.receive_data(data, loop.time()))
+
+
+def _finished(events: list[astm_link.LinkEvent]) -> bool:
+    return any(isinstance(e, astm_link.MessageSent | astm_link.SendFailed) for e in events)
+
+
+async def send_messages(channel: Channel, messages: list[tuple[str, bytes]], *, rate: float = 0.0,
+                        report: SimulationReport | None = None) -> SimulationReport:
+    """Send each message in its own transfer and wait for the final ACK before the next."""
+    loop = asyncio.get_running_loop()
+    report = report or SimulationReport()
+    link = AstmLink(Role.INSTRUMENT)
+    for label, text in messages:
+        link.send_message(text, loop.time())
+        events = await _pump(link, channel, report, loop, _finished)
+        if any(isinstance(e, astm_link.MessageSent) for e in events):
+            report.acknowledged.append(label)
+        else:
+            report.failed.append(label)
+            break
+        if rate > 0:
+            await asyncio.sleep(1.0 / rate)
+    return report
+
+
+async def simulate_tcp(host: str, port: int, *, count: int, rate: float = 0.0, prefix: str = "S",
+                       seed: int | None = None, start: int = 1, patient_name: str | None = None,
+                       report: SimulationReport | None = None) -> SimulationReport:
+    rng = random.Random(seed)
+    channel = await open_tcp_channel(host, port)
+    try:
+        messages = []
+        for index in range(start, start + count):
+            sample = make_sample(index, rng, prefix=prefix, patient_name=patient_name)
+            messages.append((sample.sample_id, astm_message(sample, when=datetime.now())))
+        return await send_messages(channel, messages, rate=rate, report=report)
+    finally:
+        await channel.close()

@@ -1,0 +1,482 @@
+"""The store: durable commit of inbound messages and the queries every panel and exporter needs.
+
+The write path is built for guarantee 1: the runtime may send the final ACK only once
+:meth:`Store.commit_inbound` has returned, and that call commits the raw bytes, the derived
+results and any quarantine record of a whole batch in one transaction (group commit: one fsync
+for many messages from many devices).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import ColumnElement, func, or_, select, union, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from benchlink.core.model import Result, ResultKind
+from benchlink.storage.audit import AuditLog
+from benchlink.storage.database import WRITE_OPTION
+from benchlink.storage.migrator import migrate as _migrate
+from benchlink.storage.schema import exports, quarantine, raw_messages, results
+
+DECODE_STATUSES = frozenset({"ok", "quarantined", "empty"})
+QUARANTINE_STATES = frozenset({"open", "retried", "dismissed"})
+_ID_CHUNK = 500  # stays under every backend's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One complete message as the link layer delivered it, with whatever the driver made of it."""
+
+    device: str
+    protocol: str
+    data: bytes
+    received_at: datetime
+    results: tuple[Result, ...] = ()
+    link_meta: Mapping[str, object] = field(default_factory=dict)
+    decode_status: str = "ok"
+    error: str = ""
+    session: str = ""
+
+    def __post_init__(self) -> None:
+        if self.decode_status not in DECODE_STATUSES:
+            raise ValueError(f"decode_status {self.decode_status!r} is not one of {sorted(DECODE_STATUSES)}")
+        if not isinstance(self.data, bytes | bytearray | memoryview):
+            raise TypeError(f"InboundMessage.data must be bytes, got {type(self.data).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutcome:
+    message_id: int
+    duplicate: bool
+    quarantine_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFilter:
+    """Conditions of a results query; ``None`` means "any". All given conditions must hold.
+
+    ``since``/``until`` bound ``received_at`` (half-open: since <= t < until). ``test`` matches the
+    lab code or the instrument code. ``flag`` matches the flags field exactly.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    device: str | None = None
+    sample_id: str | None = None
+    patient_id: str | None = None
+    test: str | None = None
+    flag: str | None = None
+    status: str | None = None
+    exported: bool | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    id: int
+    message_id: int
+    device: str
+    sample_id: str
+    patient_id: str
+    patient_name: str
+    instrument_code: str
+    lis_code: str
+    test_name: str
+    value: str
+    numeric_value: float | None
+    comparator: str
+    units: str
+    reference_range: str
+    flags: str
+    status: str
+    kind: str
+    observed_at: datetime | None
+    received_at: datetime
+    exported_at: datetime | None
+    birth_date: str = ""
+    instrument: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessageRow:
+    id: int
+    device: str
+    direction: str
+    protocol: str
+    received_at: datetime
+    data: bytes
+    sha256: str
+    link_meta: dict[str, Any]
+    decode_status: str
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    id: int
+    message_id: int | None
+    device: str
+    received_at: datetime
+    data: bytes
+    error: str
+    state: str
+    updated_at: datetime | None
+
+
+_ROW_FIELDS = tuple(ResultRow.__dataclass_fields__)
+
+
+def _result_row(row: Any) -> ResultRow:
+    m = row._mapping
+    return ResultRow(**{name: m[name] for name in _ROW_FIELDS})
+
+
+def _result_params(message_id: int, msg: InboundMessage, r: Result) -> dict[str, Any]:
+    kind = r.kind.value if isinstance(r.kind, ResultKind) else str(r.kind)
+    return {
+        "message_id": message_id,
+        "device": msg.device,
+        "sample_id": r.sample_id,
+        "patient_id": r.patient_id,
+        "patient_name": r.patient_name,
+        "birth_date": r.birth_date,
+        "instrument_code": r.instrument_code,
+        "lis_code": r.lis_code,
+        "test_name": r.test_name,
+        "value": r.value,
+        "numeric_value": r.numeric_value,
+        "comparator": r.comparator,
+        "units": r.units,
+        "reference_range": r.reference_range,
+        "flags": r.flags,
+        "status": r.status,
+        "kind": kind,
+        "observed_at": r.observed_at,
+        "received_at": msg.received_at,
+        "instrument": r.instrument,
+        "exported_at": None,
+    }
+
+
+class Store:
+    """All database access of Benchlink; safe to share between threads (one writer, many readers)."""
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._audit = AuditLog(engine)
+
+    @property
+    def engine(self) -> sqlalchemy.Engine:
+        return self._engine
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent)."""
+        _migrate(self._engine)
+
+    def audit(self) -> AuditLog:
+        return self._audit
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlalchemy.Connection]:
+        with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            yield conn
+
+    # ------------------------------------------------------------------ write path
+    def _insert_raw(self, conn: sqlalchemy.Connection, msg: InboundMessage, digest: str) -> int | None:
+        """Insert the raw row; ``None`` when (device, direction, sha256) already exists."""
+        values = {
+            "device": msg.device,
+            "direction": "in",
+            "protocol": msg.protocol,
+            "received_at": msg.received_at,
+            "data": bytes(msg.data),
+            "sha256": digest,
+            "link_meta": json.dumps(dict(msg.link_meta), sort_keys=True, default=str),
+            "decode_status": msg.decode_status,
+            "session": msg.session,
+        }
+        ins = pg_dialect.insert if self._dialect == "postgresql" else sqlite_dialect.insert
+        stmt = (
+            ins(raw_messages)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["device", "direction", "sha256"])
+            .returning(raw_messages.c.id)
+        )
+        new_id = conn.execute(stmt).scalar_one_or_none()
+        return None if new_id is None else int(new_id)
+
+    def commit_inbound(self, batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
+        """Commit a batch durably in ONE transaction; outcomes are in batch order.
+
+        A message whose bytes this device already delivered is a retransmit: it is not stored
+        again and its outcome carries the original ``message_id`` with ``duplicate=True``.
+        """
+        if not batch:
+            return []
+        outcomes: list[CommitOutcome] = []
+        with self._write() as conn:
+            seen: dict[tuple[str, str], CommitOutcome] = {}
+            pending: list[dict[str, Any]] = []
+            for msg in batch:
+                digest = hashlib.sha256(msg.data).hexdigest()
+                key = (msg.device, digest)
+                if key in seen:
+                    first = seen[key]
+                    outcomes.append(CommitOutcome(first.message_id, True, first.quarantine_id))
+                    continue
+                message_id = self._insert_raw(conn, msg, digest)
+                if message_id is None:
+                    outcome = self._existing(conn, msg.device, digest)
+                else:
+                    qid = None
+                    if msg.decode_status == "quarantined":
+                        qid = conn.execute(
+                            quarantine.insert()
+                            .values(
+                                message_id=message_id,
+                                device=msg.device,
+                                received_at=msg.received_at,
+                                data=bytes(msg.data),
+                                error=msg.error or "undecodable",
+                                state="open",
+                            )
+                            .returning(quarantine.c.id)
+                        ).scalar_one()
+                    pending.extend(_result_params(message_id, msg, r) for r in msg.results)
+                    outcome = CommitOutcome(message_id, False, None if qid is None else int(qid))
+                seen[key] = outcome
+                outcomes.append(outcome)
+            if pending:
+                conn.execute(results.insert(), pending)
+        return outcomes
+
+    def _existing(self, conn: sqlalchemy.Connection, device: str, digest: str) -> CommitOutcome:
+        row = conn.execute(
+            select(raw_messages.c.id, raw_messages.c.decode_status).where(
+                raw_messages.c.device == device,
+                raw_messages.c.direction == "in",
+                raw_messages.c.sha256 == digest,
+            )
+        ).one()
+        qid = None
+        if row.decode_status == "quarantined":
+            qid = conn.execute(
+                select(func.min(quarantine.c.id)).where(quarantine.c.message_id == row.id)
+            ).scalar()
+        return CommitOutcome(int(row.id), True, None if qid is None else int(qid))
+
+    def mark_exported(
+        self, ids: Sequence[int], at: datetime, destination: str, *, actor: str = "system"
+    ) -> None:
+        """Stamp results as exported, log the export and audit it, atomically."""
+        unique = sorted({int(i) for i in ids})
+        if not unique:
+            return
+        with self._write() as conn:
+            for start in range(0, len(unique), _ID_CHUNK):
+                chunk = unique[start : start + _ID_CHUNK]
+                conn.execute(update(results).where(results.c.id.in_(chunk)).values(exported_at=at))
+            conn.execute(
+                exports.insert().values(
+                    at=at,
+                    destination=destination,
+                    count=len(unique),
+                    first_result_id=unique[0],
+                    last_result_id=unique[-1],
+                )
+            )
+            self._audit.append(
+                actor,
+                "export",
+                destination,
+                None,
+                {"count": len(unique), "first_result_id": unique[0], "last_result_id": unique[-1]},
+                conn=conn,
+                at=at,
+            )
+
+    def set_quarantine_state(self, quarantine_id: int, state: str, *, actor: str) -> None:
+        """Move a quarantined message to ``retried`` or ``dismissed`` (audited; never deleted)."""
+        if state not in QUARANTINE_STATES:
+            raise ValueError(f"quarantine state {state!r} is not one of {sorted(QUARANTINE_STATES)}")
+        with self._write() as conn:
+            old = conn.execute(
+                select(quarantine.c.state).where(quarantine.c.id == quarantine_id)
+            ).scalar_one_or_none()
+            if old is None:
+                raise KeyError(f"no quarantine entry {quarantine_id}")
+            conn.execute(
+                update(quarantine)
+                .where(quarantine.c.id == quarantine_id)
+                .values(state=state, updated_at=datetime.now(UTC))
+            )
+            self._audit.append(
+                actor,
+                "quarantine." + state,
+                f"quarantine:{quarantine_id}",
+                {"state": old},
+                {"state": state},
+                conn=conn,
+            )
+
+    # ------------------------------------------------------------------ read path
+    @staticmethod
+    def _conditions(flt: ResultFilter, *, with_test: bool = True) -> list[ColumnElement[bool]]:
+        c = results.c
+        conds: list[ColumnElement[bool]] = []
+        if flt.since is not None:
+            conds.append(c.received_at >= flt.since)
+        if flt.until is not None:
+            conds.append(c.received_at < flt.until)
+        for column, value in (
+            (c.device, flt.device),
+            (c.sample_id, flt.sample_id),
+            (c.patient_id, flt.patient_id),
+            (c.flags, flt.flag),
+            (c.status, flt.status),
+            (c.kind, flt.kind),
+        ):
+            if value is not None:
+                conds.append(column == value)
+        if flt.exported is True:
+            conds.append(c.exported_at.is_not(None))
+        elif flt.exported is False:
+            conds.append(c.exported_at.is_(None))
+        if with_test and flt.test is not None:
+            conds.append(or_(c.lis_code == flt.test, c.instrument_code == flt.test))
+        return conds
+
+    def page_statement(
+        self, flt: ResultFilter, *, after: int | None = None, limit: int = 100
+    ) -> sqlalchemy.Select[Any]:
+        """The SELECT behind :meth:`results_page` (exposed so tests can EXPLAIN it)."""
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        c = results.c
+        conds = self._conditions(flt, with_test=False)
+        if after is not None:
+            conds.append(c.id < after)
+        if flt.test is None:
+            return select(results).where(*conds).order_by(c.id.desc()).limit(limit)
+        # An OR over two indexed columns makes planners collect and sort every match. Instead take
+        # the newest `limit` ids through each index and merge them: O(limit) at any table size.
+        by_lis = select(c.id).where(*conds, c.lis_code == flt.test).order_by(c.id.desc()).limit(limit)
+        by_code = select(c.id).where(*conds, c.instrument_code == flt.test).order_by(c.id.desc()).limit(limit)
+        a, b = by_lis.subquery(), by_code.subquery()
+        merged = union(select(a.c.id), select(b.c.id)).subquery()
+        return select(results).where(c.id.in_(select(merged.c.id))).order_by(c.id.desc()).limit(limit)
+
+    def results_page(
+        self, flt: ResultFilter, *, after: int | None = None, limit: int = 100
+    ) -> list[ResultRow]:
+        """Newest first; pass the last row's id as ``after`` to get the next (older) page."""
+        with self._engine.connect() as conn:
+            return [_result_row(r) for r in conn.execute(self.page_statement(flt, after=after, limit=limit))]
+
+    def count_results(self, flt: ResultFilter) -> int:
+        stmt = select(func.count()).select_from(results).where(*self._conditions(flt))
+        with self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def iter_results(self, flt: ResultFilter, *, batch: int = 5000) -> Iterator[ResultRow]:
+        """Oldest first, in keyset batches: memory stays bounded and no read transaction stays open
+        between batches (a long reader would stop WAL checkpoints)."""
+        conds = self._conditions(flt)
+        last: int | None = None
+        while True:
+            stmt = select(results).where(*conds)
+            if last is not None:
+                stmt = stmt.where(results.c.id > last)
+            stmt = stmt.order_by(results.c.id).limit(batch)
+            with self._engine.connect() as conn:
+                rows = [_result_row(r) for r in conn.execute(stmt)]
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+            if len(rows) < batch:
+                return
+
+    def aggregates(self, flt: ResultFilter) -> list[dict[str, Any]]:
+        """Per (device, instrument_code): count, numeric_count, min, max, mean of numeric values."""
+        c = results.c
+        stmt = (
+            select(
+                c.device,
+                c.instrument_code,
+                func.count().label("count"),
+                func.count(c.numeric_value).label("numeric_count"),
+                func.min(c.numeric_value).label("min"),
+                func.max(c.numeric_value).label("max"),
+                func.avg(c.numeric_value).label("mean"),
+            )
+            .where(*self._conditions(flt))
+            .group_by(c.device, c.instrument_code)
+            .order_by(c.device, c.instrument_code)
+        )
+        with self._engine.connect() as conn:
+            out = []
+            for r in conn.execute(stmt):
+                d = dict(r._mapping)
+                for k in ("min", "max", "mean"):
+                    d[k] = None if d[k] is None else float(d[k])
+                out.append(d)
+            return out
+
+    def raw_message(self, message_id: int) -> RawMessageRow | None:
+        with self._engine.connect() as conn:
+            r = conn.execute(select(raw_messages).where(raw_messages.c.id == message_id)).first()
+        if r is None:
+            return None
+        return RawMessageRow(
+            id=int(r.id),
+            device=r.device,
+            direction=r.direction,
+            protocol=r.protocol,
+            received_at=r.received_at,
+            data=bytes(r.data),
+            sha256=r.sha256,
+            link_meta=json.loads(r.link_meta or "{}"),
+            decode_status=r.decode_status,
+            session=r.session,
+        )
+
+    def quarantine_list(self, state: str | None = "open", *, limit: int = 1000) -> list[QuarantineRow]:
+        """Newest first, at most ``limit`` rows."""
+        stmt = select(quarantine)
+        if state is not None:
+            stmt = stmt.where(quarantine.c.state == state)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(quarantine.c.id.desc()).limit(limit)).all()
+        return [
+            QuarantineRow(
+                id=int(r.id),
+                message_id=None if r.message_id is None else int(r.message_id),
+                device=r.device,
+                received_at=r.received_at,
+                data=bytes(r.data),
+                error=r.error,
+                state=r.state,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
+
+    def optimize(self) -> None:
+        """Refresh planner statistics (cheap; run after bulk loads or at startup)."""
+        with self._engine.connect() as conn:
+            if self._dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA optimize")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+            conn.commit()

@@ -1,0 +1,123 @@
+"""GUI test fixtures: offscreen Qt, one qasync loop for the session, a real encrypted store.
+
+The qasync loop is made the thread's running loop only for the duration of each GUI test:
+left installed, it would make every later `asyncio.run` in the same session refuse to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+import qasync  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from benchlink.core.model import Result  # noqa: E402
+from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig  # noqa: E402
+from benchlink.storage.database import open_engine  # noqa: E402
+from benchlink.storage.keys import load_or_create_key  # noqa: E402
+from benchlink.storage.store import InboundMessage, Store  # noqa: E402
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.events._set_running_loop(None)
+    yield loop
+    loop.stop()
+    asyncio.events._set_running_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def loop(qloop: qasync.QEventLoop) -> Iterator[qasync.QEventLoop]:
+    asyncio.events._set_running_loop(qloop)
+    try:
+        yield qloop
+    finally:
+        asyncio.events._set_running_loop(None)
+
+
+def run_on(loop: asyncio.AbstractEventLoop, qtbot: Any, coro: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:
+    """Drive a coroutine to completion by spinning Qt, which is what runs the qasync loop."""
+    task = loop.create_task(coro)
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
+
+
+def gui_settings(tmp_path: Path, *devices: DeviceConfig, demo: bool = False) -> Settings:
+    home = tmp_path / "home"
+    return Settings(
+        home=home,
+        config_file=home / "config.toml",
+        key_file=tmp_path / "benchlink.key",
+        use_keyring=False,
+        devices=devices,
+        demo=demo,
+    )
+
+
+def demo_device() -> DeviceConfig:
+    """The engine's demo analyzer, on an ephemeral port so parallel runs cannot collide."""
+    return DeviceConfig(name="demo-analyzer", driver="astm",
+                        transport=TransportConfig(kind="tcp-server", host="127.0.0.1", port=0))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return gui_settings(tmp_path)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """A real SQLCipher file keyed from a temp key file (what runtime.bootstrap.open_store does)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    key = load_or_create_key(key_file=settings.key_file, use_keyring=False)
+    store = Store(open_engine(None, path=settings.database_path, key=key))
+    store.migrate()
+    yield store
+    store.engine.dispose()
+
+
+def seed_results(
+    store: Store,
+    count: int,
+    *,
+    device: str = "analyzer-1",
+    per_message: int = 1,
+    start: int = 0,
+    unmapped_every: int = 0,
+    received_at: datetime | None = None,
+) -> None:
+    """Commit `count` results through the real write path, oldest first (ids ascend)."""
+    when = received_at or datetime.now().astimezone()
+    messages = []
+    for m in range(start, start + count // per_message):
+        results = tuple(
+            Result(
+                sample_id=f"S{m:05d}",
+                instrument_code=f"T{k}",
+                lis_code="" if unmapped_every and (m * per_message + k) % unmapped_every == 0 else f"LIS{k}",
+                test_name=f"Test {k}",
+                value=str(m + k),
+                units="mmol/L",
+                flags="H" if m % 5 == 0 else "N",
+                patient_id=f"P{m % 7}",
+                status="F",
+            )
+            for k in range(per_message)
+        )
+        messages.append(
+            InboundMessage(device=device, protocol="astm", data=f"msg-{device}-{m}".encode(),
+                           received_at=when + timedelta(microseconds=m), results=results)
+        )
+    store.commit_inbound(messages)

@@ -1,0 +1,91 @@
+"""The real app in a real X server: starts, shows live demo results, screenshots, exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS_SHOT = REPO / "docs" / "screenshots" / "main-window.png"
+QUIT_AFTER = 6
+
+
+@pytest.fixture
+def x_display() -> Iterator[str]:
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not on PATH; install it with: apt-get install -y xvfb xauth libxcb-cursor0")
+    read_fd, write_fd = os.pipe()
+    # -displayfd lets Xvfb pick a free display and tell us which, so parallel runs never clash.
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            pytest.fail("Xvfb started but reported no display number")
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _command(home: Path, out: Path) -> list[str]:
+    try:
+        import benchlink.cli.main  # noqa: F401
+    except ImportError:
+        code = (
+            "import sys; from pathlib import Path;"
+            "from benchlink.runtime.settings import load_settings;"
+            "from benchlink.gui.app import run_gui;"
+            f"sys.exit(run_gui(load_settings(home=Path({str(home)!r}), demo=True),"
+            f" screenshot=Path({str(out)!r}), quit_after={QUIT_AFTER}))"
+        )
+        return [sys.executable, "-c", code]
+    return [sys.executable, "-m", "benchlink", "--home", str(home), "--demo", "gui",
+            "--screenshot", str(out), "--quit-after", str(QUIT_AFTER)]
+
+
+def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # The demo analyzer on an ephemeral port, so a running Benchlink on 15999 cannot interfere.
+    (home / "config.toml").write_text(
+        '[[device]]\nname = "demo-analyzer"\ndriver = "astm"\n'
+        '[device.transport]\nkind = "tcp-server"\nhost = "127.0.0.1"\nport = 0\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "main-window.png"
+    env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
+    env.update(DISPLAY=x_display, BENCHLINK_KEY_FILE=str(tmp_path / "benchlink.key"), BENCHLINK_NO_KEYRING="1")
+    proc = subprocess.run(_command(home, out), env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert out.exists(), proc.stderr
+
+    image = QImage(str(out))
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (1280, 800)
+    greys = [
+        image.pixelColor(x, y).lightness()
+        for x in range(0, image.width(), 7)
+        for y in range(0, image.height(), 7)
+    ]
+    assert statistics.pvariance(greys) > 50, "screenshot is (nearly) blank"
+    assert len(set(greys)) > 20
+
+    # The window state was saved on the way out, beside the database.
+    assert (home / "gui.ini").exists()
+    if os.environ.get("BENCHLINK_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, DOCS_SHOT)

@@ -1,0 +1,60 @@
+"""Migrations: 0001 -> head keeps data, and head equals schema.metadata on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from benchlink.storage.migrator import current_revision, head_revision, migrate
+from benchlink.storage.schema import metadata
+from benchlink.storage.store import ResultFilter, Store
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def test_upgrade_from_0001_keeps_data(engine: sqlalchemy.Engine) -> None:
+    migrate(engine, "0001")
+    assert current_revision(engine) == "0001"
+    cols = {c["name"] for c in inspect(engine).get_columns("results")}
+    assert "exported_at" not in cols
+    with engine.begin() as conn:
+        mid = conn.execute(
+            text(
+                "INSERT INTO raw_messages (device, direction, protocol, received_at, data, sha256, "
+                "link_meta, decode_status, session) "
+                "VALUES ('d', 'in', 'astm', :t, :data, :sha, '{}', 'ok', '') RETURNING id"
+            ),
+            {"t": T0.replace(tzinfo=None), "data": b"H|old", "sha": "ab" * 32},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO results (message_id, device, sample_id, instrument_code, value, received_at) "
+                "VALUES (:m, 'd', 'S1', 'GLU', '5.5', :t)"
+            ),
+            {"m": mid, "t": T0.replace(tzinfo=None)},
+        )
+    store = Store(engine)
+    store.migrate()
+    assert current_revision(engine) == head_revision() == "0002"
+    (row,) = store.results_page(ResultFilter(exported=False))
+    assert (row.sample_id, row.value, row.exported_at, row.received_at) == ("S1", "5.5", None, T0)
+    raw = store.raw_message(row.message_id)
+    assert raw is not None and raw.data == b"H|old"
+    assert store.audit().verify().ok
+    assert store.audit().append("a", "b", "c", None, None) == 1
+
+
+def test_head_matches_schema_metadata(engine: sqlalchemy.Engine) -> None:
+    migrate(engine)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        diff = compare_metadata(ctx, metadata)
+    assert diff == []
+
+
+def test_fresh_database_has_no_revision(engine: sqlalchemy.Engine) -> None:
+    assert current_revision(engine) is None
