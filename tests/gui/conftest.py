@@ -15,15 +15,15 @@ from typing import Any, TypeVar
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-import qasync  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
 
-from benchlink.core.model import Result  # noqa: E402
-from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig  # noqa: E402
-from benchlink.storage.database import open_engine  # noqa: E402
-from benchlink.storage.keys import load_or_create_key  # noqa: E402
-from benchlink.storage.store import InboundMessage, Store  # noqa: E402
+from benchlink.core.model import Result
+from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
+from benchlink.storage.database import open_engine
+from benchlink.storage.keys import load_or_create_key
+from benchlink.storage.store import InboundMessage, Store
 
 T = TypeVar("T")
 
@@ -47,7 +47,9 @@ def loop(qloop: qasync.QEventLoop) -> Iterator[qasync.QEventLoop]:
         asyncio.events._set_running_loop(None)
 
 
-def run_on(loop: asyncio.AbstractEventLoop, qtbot: Any, coro: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:
+def run_on(
+    loop: asyncio.AbstractEventLoop, qtbot: Any, coro: Coroutine[Any, Any, T], timeout: int = 10_000
+) -> T:
     """Drive a coroutine to completion by spinning Qt, which is what runs the qasync loop."""
     task = loop.create_task(coro)
     qtbot.waitUntil(task.done, timeout=timeout)

@@ -10,7 +10,9 @@ from benchlink.gui.panels.devices import EMPTY_TEXT, DevicesPanel
 NOW = 1_700_000_000.0
 
 
-def snap(name: str, state: DeviceState, *, reason: str = "", last: float | None = None, **counters: int) -> DeviceSnapshot:
+def snap(
+    name: str, state: DeviceState, *, reason: str = "", last: float | None = None, **counters: int
+) -> DeviceSnapshot:
     return DeviceSnapshot(name=name, driver="astm", transport="tcp listen 127.0.0.1:5000", state=state,
                           reason=reason, counters=dict(counters), last_activity=last)
 

@@ -67,3 +67,10 @@ def test_panel_filters_by_level_and_text(qtbot: object) -> None:
     assert events == {"checksum mismatch", "link timeout"}
     brush = panel.proxy.index(1, 1).data(Qt.ItemDataRole.ForegroundRole)
     assert brush is not None and brush.color().name() == "#d0342c"
+
+
+def test_timestamps_are_shortened_for_reading_but_kept_in_full_as_tooltip(qapp: object) -> None:
+    model = LogModel()
+    model.append_entries([LogEntry("2026-11-22T03:19:16.438434+01:00", "info", "connected")])
+    assert model.index(0, 0).data() == "2026-11-22 03:19:16.438+01:00"
+    assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == "2026-11-22T03:19:16.438434+01:00"

@@ -111,7 +111,9 @@ def test_new_results_are_prepended_without_reloading(qtbot: Any, store: Store, r
     qtbot.waitUntil(lambda: model.total == 55, timeout=5000)
 
 
-def test_filter_is_applied_and_stale_answers_are_dropped(qtbot: Any, store: Store, runner: QueryRunner) -> None:
+def test_filter_is_applied_and_stale_answers_are_dropped(
+    qtbot: Any, store: Store, runner: QueryRunner
+) -> None:
     seed_results(store, 40, per_message=4)
     model = ResultsModel(store, runner, page_size=100)
     model.set_filter(ResultFilter())  # its answer arrives after the next filter: must be ignored
@@ -143,7 +145,9 @@ def test_unmapped_rows_are_highlighted_with_a_reason(qtbot: Any, store: Store, r
     assert model.index(mapped[0], COLUMN_KEYS.index("units")).data() == "mmol/L"
 
 
-def test_a_failing_query_is_reported_not_retried_in_a_loop(qtbot: Any, store: Store, runner: QueryRunner) -> None:
+def test_a_failing_query_is_reported_not_retried_in_a_loop(
+    qtbot: Any, store: Store, runner: QueryRunner
+) -> None:
     seed_results(store, 3)
     model = ResultsModel(store, runner, page_size=0)  # the store rejects limit=0 with ValueError
     failures: list[str] = []

@@ -53,7 +53,9 @@ def _command(home: Path, out: Path) -> list[str]:
             f" screenshot=Path({str(out)!r}), quit_after={QUIT_AFTER}))"
         )
         return [sys.executable, "-c", code]
-    return [sys.executable, "-m", "benchlink", "--home", str(home), "--demo", "gui",
+    # Options after the subcommand: argparse lets a subparser's defaults overwrite options given
+    # before it, which would send the run to the user's real home.
+    return [sys.executable, "-m", "benchlink", "gui", "--home", str(home), "--demo",
             "--screenshot", str(out), "--quit-after", str(QUIT_AFTER)]
 
 
@@ -68,8 +70,10 @@ def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) ->
     )
     out = tmp_path / "main-window.png"
     env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
-    env.update(DISPLAY=x_display, BENCHLINK_KEY_FILE=str(tmp_path / "benchlink.key"), BENCHLINK_NO_KEYRING="1")
-    proc = subprocess.run(_command(home, out), env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    env.update(DISPLAY=x_display, BENCHLINK_HOME=str(home), BENCHLINK_NO_KEYRING="1",
+               BENCHLINK_KEY_FILE=str(tmp_path / "benchlink.key"))
+    proc = subprocess.run(_command(home, out), env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert out.exists(), proc.stderr
 
@@ -84,7 +88,8 @@ def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) ->
     assert statistics.pvariance(greys) > 50, "screenshot is (nearly) blank"
     assert len(set(greys)) > 20
 
-    # The window state was saved on the way out, beside the database.
+    # It ran in the given home (database and window state side by side) and shut down cleanly.
+    assert (home / "benchlink.db").exists()
     assert (home / "gui.ini").exists()
     if os.environ.get("BENCHLINK_UPDATE_SCREENSHOTS") == "1":
         DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)

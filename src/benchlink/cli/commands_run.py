@@ -37,6 +37,7 @@ def register(sub: Any, common: Common) -> None:
     sim.add_argument("--rate", type=float, default=0.0, help="messages per second per analyzer (0 = as fast as ACKs)")
     sim.add_argument("--concurrency", type=int, default=1, help="simulated analyzers in this process")
     sim.add_argument("--prefix", default="SIM", help="sample ID prefix")
+    sim.add_argument("--start", type=int, default=1, help="index of the first sample (resume after a crash)")
     sim.add_argument("--seed", type=int, default=None, help="random seed for repeatable values")
     sim.add_argument("--patient-name", default=None, help="patient name to use in every message (tests)")
     sim.add_argument("--ack-log", type=Path, help="append each acknowledged sample ID to this file")
@@ -108,18 +109,14 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     port = int(port_text)
 
     async def one(index: int) -> SimulationReport:
-        report = SimulationReport()
+        report = SimulationReport(ack_log=args.ack_log)
         prefix = args.prefix if args.concurrency == 1 else f"{args.prefix}{index:03d}-"
         try:
-            await simulate_tcp(host, port, count=args.count, rate=args.rate, prefix=prefix,
+            await simulate_tcp(host, port, count=args.count, rate=args.rate, prefix=prefix, start=args.start,
                                seed=None if args.seed is None else args.seed + index,
                                patient_name=args.patient_name, report=report)
         except (OSError, TimeoutError) as exc:
             print(f"benchlink simulate: analyzer {index}: {exc}", file=sys.stderr)
-        finally:
-            if args.ack_log is not None and report.acknowledged:
-                with args.ack_log.open("a", encoding="utf-8") as handle:
-                    handle.write("".join(f"{s}\n" for s in report.acknowledged))
         return report
 
     async def run_all() -> list[SimulationReport]:

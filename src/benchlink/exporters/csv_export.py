@@ -232,7 +232,7 @@ def _write_rows(
 def write_csv(
     rows: Iterable[ResultRowLike],
     out: IO[str] | IO[bytes] | Path | str,
-    options: CsvOptions = CsvOptions(),  # noqa: B008 - frozen, so sharing the default is safe
+    options: CsvOptions = CsvOptions(),
     progress: Callable[[int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> int:

@@ -29,12 +29,12 @@ def display_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone()  # stored as UTC; operators read their wall clock
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        stamp: datetime = value.astimezone() if value.tzinfo is not None else value
+        # Stored as UTC; operators read their wall clock. Naive = the analyzer's own clock.
+        return stamp.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return f"{value}"
 
 
 def level_rank(level: str) -> int:

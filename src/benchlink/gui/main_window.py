@@ -41,7 +41,7 @@ def default_filter_factory() -> Callable[..., Any]:
 
 
 class _BusBridge(QObject):
-    event = Signal(object)
+    received = Signal(object)
 
 
 class MainWindow(QMainWindow):
@@ -94,8 +94,8 @@ class MainWindow(QMainWindow):
 
         self.devices_panel.enable_requested.connect(self.enable_device)
         self._bridge = _BusBridge(self)
-        self._bridge.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = engine.bus.subscribe(self._bridge.event.emit)
+        self._bridge.received.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = engine.bus.subscribe(self._bridge.received.emit)
 
         # "Today" rolls over at midnight and counts drift as other writers add rows.
         self._today_timer = QTimer(self)
@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         for dock in (self.devices_dock, self.results_dock, self.log_dock):
             dock.show()
         self.resizeDocks(
-            [self.devices_dock, self.results_dock, self.log_dock], [170, 430, 150], Qt.Orientation.Vertical
+            [self.devices_dock, self.results_dock, self.log_dock], [115, 480, 160], Qt.Orientation.Vertical
         )
 
     def _build_actions(self) -> None:
@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
                 await self.engine.enable_device(name, enabled)
             except Exception as exc:  # noqa: BLE001 - report, keep the window alive
                 _log.warning("gui_enable_device_failed", device=name, error_type=type(exc).__name__)
-                self.statusBar().showMessage(f"Could not {'connect' if enabled else 'disconnect'} {name}: {exc}")
+                verb = "connect" if enabled else "disconnect"
+                self.statusBar().showMessage(f"Could not {verb} {name}: {exc}")
                 return
             self.devices_model.set_snapshots(self.engine.snapshots())
             self._update_summary()
@@ -263,7 +264,8 @@ class MainWindow(QMainWindow):
         elif isinstance(event, MessageQuarantined):
             # The decode error can quote message bytes (PHI); the status bar names only the device.
             self.statusBar().showMessage(
-                f"A message from {event.device} could not be decoded and was quarantined (#{event.quarantine_id})",
+                f"A message from {event.device} could not be decoded and was quarantined "
+                f"(#{event.quarantine_id})",
                 15_000,
             )
 

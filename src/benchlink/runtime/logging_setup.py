@@ -89,3 +89,13 @@ def configure_logging(
 
 def get_logger(name: str = "benchlink") -> Any:
     return structlog.get_logger(name)
+
+
+def _safe_default() -> None:
+    """Until a command configures logging, events go to the ring only, redacted: structlog's
+    own default would print unredacted events to stdout."""
+    if not structlog.is_configured():
+        configure_logging(None)
+
+
+_safe_default()

@@ -10,7 +10,8 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from pathlib import Path
+from datetime import datetime, timedelta
 
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.link import AstmLink, Role
@@ -79,6 +80,16 @@ class SimulationReport:
     acknowledged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     bytes_sent: int = 0
+    ack_log: Path | None = None
+
+    def record_ack(self, label: str) -> None:
+        """Written to disk the moment the final ACK arrives, so a crash test knows exactly what
+        the analyzer believes was accepted."""
+        self.acknowledged.append(label)
+        if self.ack_log is not None:
+            with self.ack_log.open("a", encoding="utf-8") as handle:
+                handle.write(label + "\n")
+                handle.flush()
 
 
 async def _pump(link: AstmLink, channel: Channel, report: SimulationReport, loop: asyncio.AbstractEventLoop,
@@ -119,7 +130,7 @@ async def send_messages(channel: Channel, messages: list[tuple[str, bytes]], *, 
         link.send_message(text, loop.time())
         events = await _pump(link, channel, report, loop, _finished)
         if any(isinstance(e, astm_link.MessageSent) for e in events):
-            report.acknowledged.append(label)
+            report.record_ack(label)
         else:
             report.failed.append(label)
             break
@@ -131,13 +142,22 @@ async def send_messages(channel: Channel, messages: list[tuple[str, bytes]], *, 
 async def simulate_tcp(host: str, port: int, *, count: int, rate: float = 0.0, prefix: str = "S",
                        seed: int | None = None, start: int = 1, patient_name: str | None = None,
                        report: SimulationReport | None = None) -> SimulationReport:
-    rng = random.Random(seed)
     channel = await open_tcp_channel(host, port)
     try:
-        messages = []
-        for index in range(start, start + count):
-            sample = make_sample(index, rng, prefix=prefix, patient_name=patient_name)
-            messages.append((sample.sample_id, astm_message(sample, when=datetime.now())))
+        messages = [build_message(index, prefix=prefix, seed=seed, patient_name=patient_name)
+                    for index in range(start, start + count)]
         return await send_messages(channel, messages, rate=rate, report=report)
     finally:
         await channel.close()
+
+
+def build_message(index: int, *, prefix: str = "S", seed: int | None = None,
+                  patient_name: str | None = None) -> tuple[str, bytes]:
+    """With a seed, message *index* is byte-identical every time it is built: that is what an
+    analyzer retransmitting after a host crash looks like, and what duplicate detection must catch."""
+    if seed is None:
+        sample = make_sample(index, random.Random(), prefix=prefix, patient_name=patient_name)
+        return sample.sample_id, astm_message(sample, when=datetime.now())
+    rng = random.Random(seed * 1_000_003 + index)
+    sample = make_sample(index, rng, prefix=prefix, patient_name=patient_name)
+    return sample.sample_id, astm_message(sample, when=datetime(2026, 1, 1) + timedelta(seconds=index))

@@ -7,8 +7,8 @@ Design notes:
 - ``raw_messages.data`` keeps the bytes verbatim (guarantee 2); everything else can be re-derived.
 - Results carry the patient fields denormalised: a result row must be readable on its own, even
   if a later message changes the patient's name.
-- Every results index ends in ``id`` so a filtered page ``ORDER BY id DESC LIMIT n`` is an index
-  range walk, not a sort, on SQLite and PostgreSQL alike.
+- Every results index ends in ``(received_at, id)`` so a filtered page ``ORDER BY received_at
+  DESC, id DESC LIMIT n`` is an index range walk, not a sort, on SQLite and PostgreSQL alike.
 - Timestamps that Benchlink stamps itself are stored as naive UTC (:class:`UtcDateTime`) so the
   two backends round-trip them identically; ``observed_at`` is the instrument's own clock.
 """
@@ -194,24 +194,25 @@ results = Table(
     Column("exported_at", UtcDateTime, nullable=True),
 )
 
-#: Indexes added by revision 0002; each serves one filter of the results page (see module doc).
+#: Indexes added by revision 0002. Pages are ordered newest first by (received_at, id), and each
+#: filter column leads an index that continues with exactly that order, so a filtered page (also
+#: one combined with a date range) is a single index range walk with no sort.
 RESULTS_INDEXES: tuple[Index, ...] = (
     Index("ix_results_message_id", results.c.message_id),
-    Index("ix_results_device_id", results.c.device, results.c.id),
-    Index("ix_results_sample_id_id", results.c.sample_id, results.c.id),
-    Index("ix_results_patient_id_id", results.c.patient_id, results.c.id),
-    Index("ix_results_instrument_code_id", results.c.instrument_code, results.c.id),
-    Index("ix_results_lis_code_id", results.c.lis_code, results.c.id),
-    Index("ix_results_flags_id", results.c.flags, results.c.id),
-    Index("ix_results_kind_id", results.c.kind, results.c.id),
     Index("ix_results_received_at_id", results.c.received_at, results.c.id),
+    *(
+        Index(f"ix_results_{col}_received", results.c[col], results.c.received_at, results.c.id)
+        for col in ("device", "sample_id", "patient_id", "instrument_code", "lis_code", "flags", "kind")
+    ),
     Index(
         "ix_results_unexported",
+        results.c.received_at,
         results.c.id,
         sqlite_where=text("exported_at IS NULL"),
         postgresql_where=text("exported_at IS NULL"),
     ),
 )
+
 
 mappings = Table(
     "mappings",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import ColumnElement, func, or_, select, union, update
+from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -359,27 +359,36 @@ class Store:
     def page_statement(
         self, flt: ResultFilter, *, after: int | None = None, limit: int = 100
     ) -> sqlalchemy.Select[Any]:
-        """The SELECT behind :meth:`results_page` (exposed so tests can EXPLAIN it)."""
+        """The SELECT behind :meth:`results_page` (exposed so tests can EXPLAIN it).
+
+        Order is (received_at DESC, id DESC): ids follow arrival, so this is "newest first", and
+        every results index ends in those two columns, so any single filter, alone or with a date
+        range, walks one index and stops after ``limit`` rows. ``after`` is the last id shown; its
+        received_at is looked up by primary key to continue the walk.
+        """
         if limit <= 0:
             raise ValueError("limit must be positive")
         c = results.c
         conds = self._conditions(flt, with_test=False)
         if after is not None:
-            conds.append(c.id < after)
+            after_at = select(c.received_at).where(c.id == after).scalar_subquery()
+            conds.append(tuple_(c.received_at, c.id) < tuple_(after_at, literal(after)))
+        order = (c.received_at.desc(), c.id.desc())
         if flt.test is None:
-            return select(results).where(*conds).order_by(c.id.desc()).limit(limit)
+            return select(results).where(*conds).order_by(*order).limit(limit)
         # An OR over two indexed columns makes planners collect and sort every match. Instead take
-        # the newest `limit` ids through each index and merge them: O(limit) at any table size.
-        by_lis = select(c.id).where(*conds, c.lis_code == flt.test).order_by(c.id.desc()).limit(limit)
-        by_code = select(c.id).where(*conds, c.instrument_code == flt.test).order_by(c.id.desc()).limit(limit)
-        a, b = by_lis.subquery(), by_code.subquery()
-        merged = union(select(a.c.id), select(b.c.id)).subquery()
-        return select(results).where(c.id.in_(select(merged.c.id))).order_by(c.id.desc()).limit(limit)
+        # the newest `limit` rows through each index and merge them: O(limit) at any table size.
+        branches = [
+            select(c.id, c.received_at).where(*conds, column == flt.test).order_by(*order).limit(limit).subquery()
+            for column in (c.lis_code, c.instrument_code)
+        ]
+        merged = union(*(select(b.c.id) for b in branches)).subquery()
+        return select(results).where(c.id.in_(select(merged.c.id))).order_by(*order).limit(limit)
 
     def results_page(
         self, flt: ResultFilter, *, after: int | None = None, limit: int = 100
     ) -> list[ResultRow]:
-        """Newest first; pass the last row's id as ``after`` to get the next (older) page."""
+        """Newest first (received_at, then id); pass the last row's id as ``after`` for the next page."""
         with self._engine.connect() as conn:
             return [_result_row(r) for r in conn.execute(self.page_statement(flt, after=after, limit=limit))]
 

@@ -49,7 +49,9 @@ async def start_tcp_server(
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await handler(StreamChannel(reader, writer))
 
-    return await asyncio.start_server(on_connect, host, port, ssl=ssl_context, limit=READ_CHUNK)
+    # A peer that never completes the TLS handshake must not hold the device's one connection for long.
+    handshake = {"ssl_handshake_timeout": 10.0} if ssl_context is not None else {}
+    return await asyncio.start_server(on_connect, host, port, ssl=ssl_context, limit=READ_CHUNK, **handshake)
 
 
 async def open_tcp_channel(

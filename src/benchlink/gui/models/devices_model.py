@@ -114,13 +114,15 @@ class DevicesModel(QAbstractTableModel):
         return list(self._rows)
 
     # -- Qt model API --------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section][1]
@@ -139,7 +141,8 @@ class DevicesModel(QAbstractTableModel):
             return status_icon(snap.state)
         if role == Qt.ItemDataRole.ForegroundRole and key == "state":
             return QBrush(state_colour(snap.state)) if snap.state == DeviceState.ERROR else None
-        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole) and key in ("light", "state"):
+        described = role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole)
+        if described and key in ("light", "state"):
             # The light alone is colour-only; the tooltip/accessible text carries the words.
             tip = state_text(snap)
             return f"{tip} (peer {snap.peer})" if snap.peer else tip

@@ -41,6 +41,18 @@ LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
 _LEVEL_COLOURS = {"warning": QColor("#b86e00"), "error": QColor("#d0342c"), "critical": QColor("#d0342c")}
 
 
+def short_timestamp(stamp: str) -> str:
+    """ISO stamps to 'YYYY-MM-DD HH:MM:SS.mmm': the panel is read by people, not parsers."""
+    text = stamp.replace("T", " ", 1)
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        text = text[: min(end, dot + 4)] + text[end:]
+    return text
+
+
 def format_fields(fields: dict[str, Any]) -> str:
     return " ".join(f"{key}={value}" for key, value in fields.items())
 
@@ -75,13 +87,15 @@ class LogModel(QAbstractTableModel):
     def entry_at(self, row: int) -> LogEntry | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         horizontal = orientation == Qt.Orientation.Horizontal
         if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(COLUMNS):
             return COLUMNS[section][1]
@@ -95,6 +109,8 @@ class LogModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if key == "fields":
                 return format_fields(entry.fields)
+            if key == "timestamp" and role == Qt.ItemDataRole.DisplayRole:
+                return short_timestamp(entry.timestamp)
             return str(getattr(entry, key))
         if role == Qt.ItemDataRole.ForegroundRole:
             colour = _LEVEL_COLOURS.get(entry.level.lower())

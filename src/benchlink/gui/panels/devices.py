@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -54,7 +55,11 @@ class DevicesPanel(QWidget):
         self.empty_label.setObjectName("devicesEmpty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
-        self.empty_label.setEnabled(False)
+        self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        # Focusable so Ctrl+1 lands somewhere a screen reader can read out when there are no rows.
+        self.empty_label.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.empty_label.setAccessibleName("Devices")
+        self.empty_label.setAccessibleDescription(EMPTY_TEXT)
 
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.empty_label)
@@ -109,7 +114,9 @@ class DevicesPanel(QWidget):
                 return
 
     def focus_view(self) -> None:
-        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        current = self.stack.currentWidget()
+        if current is not None:
+            current.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _request(self, enabled: bool) -> None:
         name = self.selected_name()

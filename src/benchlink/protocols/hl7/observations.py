@@ -20,7 +20,8 @@ Decisions (documented here because drivers and tests rely on them):
   numeric.
 * **Value**: ``OBX-5`` unescaped, repetitions and components kept with the message's
   separators (``LA12421-6^Initial screen^LN``), formatting escapes such as ``\\.br\\`` kept.
-  Empty values are returned too: the instrument sent the row.
+  Empty values are returned too: the instrument sent the row. In ``TX``/``FT`` values a
+  repetition is a hard line break (HL7 v2.5.1 2.A), so repetitions become ``\n`` there.
 * **Invalid results**: a value made only of ``*`` (and ``.``), e.g. ``***.**``, is kept as
   sent, flagged ``invalid`` and its status becomes ``X`` (HL7 table 0085: "results cannot be
   obtained for this observation").
@@ -59,6 +60,7 @@ _RESULT_MESSAGES: Final = frozenset(
     {"ORU^R01", "OUL^R22", "OUL^R21", "OUL^R23", "OUL^R24", "ORU^R30", "ORU^W01"}
 )
 _NOT_RESULTS: Final = frozenset({"ED", "RP"})
+_LINE_TYPES: Final = frozenset({"TX", "FT"})
 _INVALID_VALUE = re.compile(r"^\s*\*+(?:\.\*+)?\s*$")
 _TS = re.compile(
     r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?\s*(?:([+-])(\d{2})(\d{2}))?$"
@@ -275,6 +277,8 @@ def _observation(
     if not test_name and mindray_bs:
         test_name = sub_id.strip()
     result_value = msg.text(seg, 5)
+    if value_type in _LINE_TYPES and s.repetition in msg.raw(seg, 5):
+        result_value = result_value.replace(s.repetition, "\n")
     invalid = bool(result_value) and _INVALID_VALUE.match(result_value) is not None
     flag_raw = msg.raw(seg, 8)
     if flag_raw:

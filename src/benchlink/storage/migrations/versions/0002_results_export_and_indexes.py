@@ -4,8 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2025-01-02
 
-Adds ``results.exported_at`` and the ``exports`` log, plus one ``(column, id)`` index per results
-filter so a keyset page stays an index range walk at a million rows.
+Adds ``results.exported_at`` and the ``exports`` log, plus one ``(column, received_at, id)`` index
+per results filter so a keyset page stays an index range walk at a million rows.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 _INDEXES: tuple[tuple[str, list[str]], ...] = (
     ("ix_results_message_id", ["message_id"]),
-    ("ix_results_device_id", ["device", "id"]),
-    ("ix_results_sample_id_id", ["sample_id", "id"]),
-    ("ix_results_patient_id_id", ["patient_id", "id"]),
-    ("ix_results_instrument_code_id", ["instrument_code", "id"]),
-    ("ix_results_lis_code_id", ["lis_code", "id"]),
-    ("ix_results_flags_id", ["flags", "id"]),
-    ("ix_results_kind_id", ["kind", "id"]),
     ("ix_results_received_at_id", ["received_at", "id"]),
+    ("ix_results_device_received", ["device", "received_at", "id"]),
+    ("ix_results_sample_id_received", ["sample_id", "received_at", "id"]),
+    ("ix_results_patient_id_received", ["patient_id", "received_at", "id"]),
+    ("ix_results_instrument_code_received", ["instrument_code", "received_at", "id"]),
+    ("ix_results_lis_code_received", ["lis_code", "received_at", "id"]),
+    ("ix_results_flags_received", ["flags", "received_at", "id"]),
+    ("ix_results_kind_received", ["kind", "received_at", "id"]),
 )
 
 
@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_results_unexported",
         "results",
-        ["id"],
+        ["received_at", "id"],
         sqlite_where=sa.text("exported_at IS NULL"),
         postgresql_where=sa.text("exported_at IS NULL"),
     )

@@ -1,0 +1,157 @@
+"""Scale run: N simulated analyzers on loopback TCP against one `benchlink serve`, encryption on.
+
+Reports sustained results/s, p50/p99 latency from a complete message to its final ACK (measured
+at the analyzer), zero-loss check, and serve's peak RSS. Usage:
+
+    .venv/bin/python bench/bench_scale.py [--analyzers 200] [--messages 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlink.protocols.astm import link as astm_link
+from benchlink.protocols.astm.link import AstmLink, Role
+from benchlink.runtime.simulator import build_message
+from benchlink.transports.tcp import open_tcp_channel
+
+
+def free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+async def analyzer(port: int, index: int, messages: int, latencies: list[float]) -> int:
+    loop = asyncio.get_running_loop()
+    channel = await open_tcp_channel("127.0.0.1", port)
+    link = AstmLink(Role.INSTRUMENT)
+    acked = 0
+    try:
+        for i in range(1, messages + 1):
+            _, text = build_message(i, prefix=f"A{index:04d}-", seed=index)
+            link.send_message(text, loop.time())
+            done = False
+            t_last = None
+            while not done:
+                out = link.data_to_send()
+                if out:
+                    channel.write(out)
+                    if b"\x03" in out:
+                        t_last = time.perf_counter()
+                    await channel.drain()
+                data = await channel.read()
+                if not data:
+                    return acked
+                for event in link.receive_data(data, loop.time()):
+                    if isinstance(event, astm_link.MessageSent):
+                        done = True
+                        acked += 1
+                        if t_last is not None:
+                            latencies.append(time.perf_counter() - t_last)
+                    elif isinstance(event, astm_link.SendFailed):
+                        return acked
+            out = link.data_to_send()
+            if out:
+                channel.write(out)
+                await channel.drain()
+    finally:
+        await channel.close()
+    return acked
+
+
+async def drive(ports: list[int], messages: int) -> tuple[int, float, list[float]]:
+    latencies: list[float] = []
+    start = time.perf_counter()
+    counts = await asyncio.gather(*(analyzer(p, i, messages, latencies) for i, p in enumerate(ports)))
+    return sum(counts), time.perf_counter() - start, latencies
+
+
+def run(analyzers: int, messages: int) -> dict[str, float]:
+    home = Path(tempfile.mkdtemp(prefix="benchlink-scale-"))
+    ports = free_ports(analyzers)
+    lines = []
+    for i, port in enumerate(ports):
+        lines += [f'[[device]]\nname = "an-{i:04d}"\ndriver = "astm"\n[device.transport]\nkind = "tcp-server"\n'
+                  f'host = "127.0.0.1"\nport = {port}\n']
+    (home / "config.toml").write_text("\n".join(lines), encoding="utf-8")
+    env = {**os.environ, "BENCHLINK_HOME": str(home), "BENCHLINK_KEY_FILE": str(home / "k"),
+           "BENCHLINK_NO_KEYRING": "1", "BENCHLINK_LOG_LEVEL": "warning"}
+    serve = subprocess.Popen([sys.executable, "-m", "benchlink", "serve"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", ports[-1])) == 0:
+                    break
+            time.sleep(0.1)
+        acked, elapsed, lat = asyncio.run(drive(ports, messages))
+        rss = peak_rss_mb(serve.pid)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=60)
+    listing = subprocess.run([sys.executable, "-m", "benchlink", "results", "--json", "--limit", "100000000"],
+                             env=env, capture_output=True, text=True, timeout=600)
+    stored = sum(1 for line in listing.stdout.splitlines() if line.strip())
+    lat.sort()
+    results_per_message = 4
+    return {
+        "analyzers": analyzers,
+        "messages_acked": acked,
+        "messages_expected": analyzers * messages,
+        "results_stored": stored,
+        "zero_loss": float(stored == acked * results_per_message),
+        "results_per_s": acked * results_per_message / elapsed,
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else float("nan"),
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
+        "serve_rss_mb": rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--analyzers", type=int, nargs="+", default=[200])
+    parser.add_argument("--messages", type=int, default=50)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = [run(n, args.messages) for n in args.analyzers]
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"{'analyzers':>9} {'acked':>7} {'stored':>7} {'loss':>5} {'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'RSS MB':>7}")
+    for r in rows:
+        print(f"{r['analyzers']:>9} {r['messages_acked']:>7} {r['results_stored']:>7} "
+              f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
+              f"{r['p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")
+
+
+if __name__ == "__main__":
+    main()

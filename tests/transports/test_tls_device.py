@@ -1,0 +1,107 @@
+"""TLS and mutual TLS on a tcp-server device, with certificates the test makes itself."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import trustme
+
+from benchlink.runtime.bootstrap import open_store
+from benchlink.runtime.engine import Engine
+from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
+from benchlink.runtime.simulator import build_message, send_messages
+from benchlink.transports.tcp import open_tcp_channel
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> dict[str, Path]:
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    client = ca.issue_cert("analyzer-7.lab.example")
+    files = {"ca": tmp_path / "ca.pem", "server": tmp_path / "server.pem", "client": tmp_path / "client.pem"}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    server.private_key_and_cert_chain_pem.write_to_path(str(files["server"]))
+    client.private_key_and_cert_chain_pem.write_to_path(str(files["client"]))
+    return files
+
+
+def make_settings(tmp_path: Path, transport: TransportConfig) -> Settings:
+    return Settings(home=tmp_path, config_file=tmp_path / "c.toml", key_file=tmp_path / "db.key", use_keyring=False,
+                    devices=(DeviceConfig(name="tls-1", transport=transport),))
+
+
+def client_ctx(pki: dict[str, Path], with_cert: bool) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    if with_cert:
+        ctx.load_cert_chain(str(pki["client"]))
+    return ctx
+
+
+@pytest.mark.parametrize("mutual", [False, True])
+def test_tls_device_receives_results(tmp_path: Path, pki: dict[str, Path], mutual: bool) -> None:
+    transport = TransportConfig(kind="tcp-server", host="127.0.0.1", port=0, tls_cert=str(pki["server"]),
+                                tls_ca=str(pki["ca"]) if mutual else "")
+    settings = make_settings(tmp_path, transport)
+    store = open_store(settings)
+
+    async def scenario() -> list[str]:
+        engine = Engine(settings, store)
+        await engine.start()
+        try:
+            port = engine.runners["tls-1"].port
+            channel = await open_tcp_channel("127.0.0.1", port, ssl_context=client_ctx(pki, with_cert=mutual))
+            report = await send_messages(channel, [build_message(1, prefix="TLS", seed=1)])
+            await channel.close()
+            return report.acknowledged
+        finally:
+            await engine.stop()
+
+    assert asyncio.run(scenario()) == ["TLS000001"]
+
+
+def test_mtls_refuses_a_client_without_certificate(tmp_path: Path, pki: dict[str, Path]) -> None:
+    transport = TransportConfig(kind="tcp-server", host="127.0.0.1", port=0, tls_cert=str(pki["server"]),
+                                tls_ca=str(pki["ca"]))
+    settings = make_settings(tmp_path, transport)
+    store = open_store(settings)
+
+    async def scenario() -> tuple[list[str], int]:
+        engine = Engine(settings, store)
+        await engine.start()
+        try:
+            port = engine.runners["tls-1"].port
+            try:
+                channel = await open_tcp_channel("127.0.0.1", port, ssl_context=client_ctx(pki, with_cert=False))
+            except (ssl.SSLError, ConnectionError):
+                return [], engine.runners["tls-1"].health.counters["messages"]
+            report = await send_messages(channel, [build_message(1, prefix="TLS", seed=1)])
+            await channel.close()
+            return report.acknowledged, engine.runners["tls-1"].health.counters["messages"]
+        finally:
+            await engine.stop()
+
+    acknowledged, stored = asyncio.run(scenario())
+    assert acknowledged == [] and stored == 0
+
+
+def test_plain_client_cannot_talk_to_tls_listener(tmp_path: Path, pki: dict[str, Path]) -> None:
+    transport = TransportConfig(kind="tcp-server", host="127.0.0.1", port=0, tls_cert=str(pki["server"]))
+    settings = make_settings(tmp_path, replace(transport))
+    store = open_store(settings)
+
+    async def scenario() -> list[str]:
+        engine = Engine(settings, store)
+        await engine.start()
+        try:
+            channel = await open_tcp_channel("127.0.0.1", engine.runners["tls-1"].port)
+            report = await asyncio.wait_for(send_messages(channel, [build_message(1, seed=1)]), 30)
+            await channel.close()
+            return report.acknowledged
+        finally:
+            await engine.stop()
+
+    assert asyncio.run(scenario()) == []
