@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchlink.protocols.astm.capture import read_capture
 from benchlink.protocols.astm.records import decode_message, encode_records
@@ -79,6 +80,36 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
     return 1.0 / best
 
 
+def measure(codec: Any, texts: list[bytes], seconds: float) -> list[tuple[str, float, int, int, float]]:
+    """Rows of (decoder, calls/s over all ``texts``, records, bytes, python-astm calls/s)."""
+    framed = [frame(t) for t in texts]
+    n_records = sum(len(decode_message(t).records) for t in texts)
+    n_bytes = sum(len(t) for t in texts)
+
+    def ours() -> None:
+        for t in texts:
+            decode_message(t)
+
+    def ours_framed() -> None:
+        for f in framed:
+            for m in read_capture(f).messages:
+                decode_message(m)
+
+    def theirs() -> None:
+        for f in framed:
+            codec.decode_message(f, "latin-1")
+
+    base = rate(theirs, seconds)
+    return [
+        (label, calls, n_records, n_bytes, base)
+        for label, calls in (
+            ("python-astm codec.decode_message", base),
+            ("benchlink decode_message", rate(ours, seconds)),
+            ("benchlink read_capture+decode_message", rate(ours_framed, seconds)),
+        )
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.5, help="timing budget per row")
@@ -100,30 +131,7 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     for name, texts in workloads:
-        framed = [frame(t) for t in texts]
-        n_records = sum(len(decode_message(t).records) for t in texts)
-        n_bytes = sum(len(t) for t in texts)
-
-        def ours() -> None:
-            for t in texts:
-                decode_message(t)
-
-        def ours_framed() -> None:
-            for f in framed:
-                for m in read_capture(f).messages:
-                    decode_message(m)
-
-        def theirs() -> None:
-            for f in framed:
-                codec.decode_message(f, "latin-1")
-
-        base = rate(theirs, args.seconds)
-        rows = [
-            ("python-astm codec.decode_message", base),
-            ("benchlink decode_message", rate(ours, args.seconds)),
-            ("benchlink read_capture+decode_message", rate(ours_framed, args.seconds)),
-        ]
-        for label, calls in rows:
+        for label, calls, n_records, n_bytes, base in measure(codec, texts, args.seconds):
             print(f"{name:<26} {label:<36} {calls * n_records:>12,.0f} {calls * n_bytes / 1e6:>8.1f} "
                   f"{calls / base:>14.1f}x")
     return 0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ class Row:
     status: str = "F"
     kind: str = "patient"
     observed_at: datetime | None = datetime(2024, 3, 1, 9, 30, tzinfo=CET)
-    received_at: datetime = datetime(2024, 3, 1, 9, 31, 5, tzinfo=timezone.utc)
+    received_at: datetime = datetime(2024, 3, 1, 9, 31, 5, tzinfo=UTC)
     exported_at: datetime | None = None
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,9 @@ def test_semicolon_preset_uses_decimal_comma_and_bom(make_row: Callable[..., Any
     assert row[header.index("value")] == "5,5" and row[header.index("units")] == "a;b"
 
 
-@pytest.mark.parametrize("payload", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"x\")"])
+@pytest.mark.parametrize(
+    "payload", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"x\")"]
+)
 def test_formula_injection_guarded(make_row: Callable[..., Any], payload: str) -> None:
     text = render([make_row(value=payload, numeric_value=None, test_name=payload)])
     quoted = '"\'' + payload.replace('"', '""') + '"'
@@ -92,7 +94,7 @@ def test_naive_timestamps_get_an_offset(make_row: Callable[..., Any]) -> None:
 
 
 def test_same_instant_in_two_zones_keeps_each_offset(make_row: Callable[..., Any]) -> None:
-    utc = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+    utc = datetime(2024, 1, 1, 12, tzinfo=UTC)
     cet = utc.astimezone(timezone(timedelta(hours=1)))
     text = render([make_row(observed_at=utc), make_row(observed_at=cet)])
     assert "2024-01-01T12:00:00+00:00" in text and "2024-01-01T13:00:00+01:00" in text
@@ -104,7 +106,8 @@ def test_missing_values_are_empty_cells(make_row: Callable[..., Any]) -> None:
 
 
 def test_extra_columns_come_after(make_row: Callable[..., Any]) -> None:
-    header, row = parse(render([make_row()], CsvOptions(extra_columns=("patient_name", "kind", "exported_at"))))
+    options = CsvOptions(extra_columns=("patient_name", "kind", "exported_at"))
+    header, row = parse(render([make_row()], options))
     assert tuple(header[: len(CSV_COLUMNS)]) == CSV_COLUMNS
     assert header[len(CSV_COLUMNS) :] == ["patient_name", "kind", "exported_at"]
     assert row[len(CSV_COLUMNS) :] == ["Doe^Jane", "patient", ""]

@@ -27,7 +27,8 @@ QRY_Q02 = (
 
 @pytest.mark.parametrize("code", ["AA", "AE", "AR"])
 def test_msa2_echoes_incoming_control_id(code: str) -> None:
-    ack = parse_message(build_ack(parse_message(ORU_231), code, "text", control_id="A1", timestamp="20240301101501"))
+    ack_bytes = build_ack(parse_message(ORU_231), code, "text", control_id="A1", timestamp="20240301101501")
+    ack = parse_message(ack_bytes)
     msa = ack.segment("MSA")
     assert ack.value(msa, 1) == code
     assert ack.value(msa, 2) == "CTRL-77"

@@ -12,7 +12,8 @@ def test_plain_file_with_lf_and_two_messages() -> None:
 
 
 def test_plain_file_with_crlf_blank_lines_and_batch_wrappers() -> None:
-    data = b"FHS|^~\\&|X\r\nBHS|^~\\&|X\r\n" + (A + b"\r\n" + B).replace(b"\r", b"\r\n") + b"BTS|2\r\nFTS|1\r\n"
+    body = (A + b"\r\n" + B).replace(b"\r", b"\r\n")
+    data = b"FHS|^~\\&|X\r\nBHS|^~\\&|X\r\n" + body + b"BTS|2\r\nFTS|1\r\n"
     assert read_hl7_capture(data) == [A, B]
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import hl7
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import hl7
 from benchlink.protocols.hl7.escaping import Separators, escape, unescape
 
 

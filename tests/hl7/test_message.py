@@ -84,7 +84,7 @@ def test_declared_utf8_that_is_not_utf8_is_an_error() -> None:
 
 def test_unknown_charset_is_an_error_that_says_what_to_do() -> None:
     bad = b"MSH|^~\\&|A|B|||20240101||ORU^R01|1|P|2.5.1||||||KLINGON\rOBX|1|ST|X||a"
-    with pytest.raises(Hl7DecodeError, match="KLINGON.*device profile"):
+    with pytest.raises(Hl7DecodeError, match=r"KLINGON.*device profile"):
         parse_message(bad)
 
 

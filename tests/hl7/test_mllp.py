@@ -25,7 +25,7 @@ MSG_B = b"MSH|^~\\&|A|B|||20240101||ORU^R01|2|P|2.5.1\rOBX|1|NM|GLU||5.5\r"
 def feed_chunks(framer: MllpFramer, data: bytes, cuts: list[int]) -> list[MllpEvent]:
     events: list[MllpEvent] = []
     previous = 0
-    for cut in sorted(set(cuts)) + [len(data)]:
+    for cut in [*sorted(set(cuts)), len(data)]:
         events += framer.feed(data[previous:cut])
         previous = cut
     return events

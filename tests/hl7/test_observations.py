@@ -102,7 +102,8 @@ def test_oru_251_types_codes_and_time_zone() -> None:
     msg = parse_message(ORU_251)
     obs = read_observations(msg)
     glu, culture, narrative, crp = obs
-    assert (glu.code, glu.coding_system, glu.alt_code, glu.alt_coding_system) == ("2345-7", "LN", "GLU", "99LAB")
+    assert (glu.code, glu.coding_system) == ("2345-7", "LN")
+    assert (glu.alt_code, glu.alt_coding_system) == ("GLU", "99LAB")
     assert glu.instrument == "INST-7^Roche"
     assert glu.observed_at == datetime(2024, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=1)))
     assert glu.sample_id == "FI-9" and glu.patient_name == "Müller^Anna^^^Dr."
@@ -121,7 +122,11 @@ def test_oul_r22_takes_sample_id_from_spm_filler() -> None:
 
 @pytest.mark.parametrize(
     ("data", "kind"),
-    [(MINDRAY_BS_QC, ResultKind.QC), (MINDRAY_BS_CAL, ResultKind.CALIBRATION), (MINDRAY_BS_SAMPLE, ResultKind.PATIENT)],
+    [
+        (MINDRAY_BS_QC, ResultKind.QC),
+        (MINDRAY_BS_CAL, ResultKind.CALIBRATION),
+        (MINDRAY_BS_SAMPLE, ResultKind.PATIENT),
+    ],
 )
 def test_mindray_bs_msh16_kind_obr2_barcode_obx4_name(data: bytes, kind: ResultKind) -> None:
     msg = parse_message(data)

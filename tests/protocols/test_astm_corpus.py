@@ -56,7 +56,7 @@ def load(name: str) -> tuple[Capture, list[AstmMessage]]:
 def test_every_capture_decodes(name: str) -> None:
     data = (CORPUS / name).read_bytes()
     if "nonastm" in name:
-        with pytest.raises(NotAstmError, match="not ASTM.*vendor adapter"):
+        with pytest.raises(NotAstmError, match=r"not ASTM.*vendor adapter"):
             read_capture(data)
         return
     capture, messages = load(name)
@@ -157,7 +157,7 @@ def test_snibe_frames_without_number_or_checksum() -> None:
 
 
 def test_beckman_fragmented_log_reassembles() -> None:
-    capture, messages = load("astm-framed/beckman-access2__serial-log-tokenized-fragmented-reads.log")
+    _, messages = load("astm-framed/beckman-access2__serial-log-tokenized-fragmented-reads.log")
     assert len(messages) >= 5
     clean = messages[1]
     assert clean.results[0].code == "HCG5" and clean.results[0].value == "108.66"

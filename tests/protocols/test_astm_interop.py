@@ -53,7 +53,7 @@ def frame_for_python_astm(text: bytes) -> bytes:
     return b"\x02" + body + f"{sum(body) & 0xFF:02X}".encode() + b"\r\n"
 
 
-ORDER = [
+ORDER: list[list[Any]] = [
     ["H", None, None, None, ["Benchlink", "1.0"], None, None, None, None, "ANALYZER", None, "P", "1"],
     ["P", "1", "PAT-1", None, None, ["Doe", "Jane"], None, "19700101", "F"],
     ["O", "1", "S-100", None, [["", "", "", "GLU"], ["", "", "", "NA"]], "R"],
@@ -106,7 +106,9 @@ def test_python_astm_chunked_message_reads_as_etb_frames() -> None:
     assert msg.patients[0].record.field(3) == "X" * 300
 
 
-SAFE_TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .-/<>", max_size=10)
+SAFE_TEXT = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .-/<>", max_size=10
+)
 SAFE_FIELD = st.one_of(SAFE_TEXT, st.lists(SAFE_TEXT, min_size=2, max_size=4))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +39,7 @@ tolerance_sets = st.builds(
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def receive_all(link: AstmLink, pieces: list[bytes]) -> list[LinkEvent]:
@@ -142,8 +144,8 @@ def test_faulty_wire_never_delivers_wrong_text_and_every_message_is_settled(
     pair.run()
     receiver = _other(sender)
     got = pair.received(receiver)
-    sent = [e.text for e in pair.of_type(sender, MessageSent)]  # type: ignore[attr-defined]
-    failed = [e.text for e in pair.of_type(sender, SendFailed)]  # type: ignore[attr-defined]
+    sent = [e.text for e in pair.of_type(sender, MessageSent)]
+    failed = [e.text for e in pair.of_type(sender, SendFailed)]
     assert _is_subsequence(got, messages)  # never altered, never reordered, never doubled
     assert _is_subsequence(sent, got)  # acknowledged => delivered
     assert sorted(sent + failed) == sorted(messages)  # each message settled exactly once
@@ -162,12 +164,13 @@ def test_up_to_five_garbled_units_still_deliver_everything_exactly_once(
 ) -> None:
     pair = LinkPair(chunk_size=chunk)
     for kind, skip in hits:
-        pair.add_fault(sender if kind in (ENQ, STX, EOT) else _other(sender), Fault("corrupt", kind, skip=skip))
+        side = sender if kind in (ENQ, STX, EOT) else _other(sender)
+        pair.add_fault(side, Fault("corrupt", kind, skip=skip))
     for text in messages:
         pair.send(sender, text)
     pair.run()
     assert pair.received(_other(sender)) == messages
-    assert [e.text for e in pair.of_type(sender, MessageSent)] == messages  # type: ignore[attr-defined]
+    assert [e.text for e in pair.of_type(sender, MessageSent)] == messages
 
 
 def _other(role: Role) -> Role:

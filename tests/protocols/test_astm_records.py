@@ -171,6 +171,9 @@ def test_patient_order_result_views() -> None:
         ("^^^^WBC^1", "WBC", ["1"], ""),
         ("^^^WBC^804-5^1", "WBC", ["804-5", "1"], "804-5"),
         ("ABO", "ABO", [], ""),
+        ("P^Phosphorus^^F", "P", ["Phosphorus", "", "F"], ""),  # code in component 1
+        ("^Glo^^F", "Glo", ["", "F"], ""),  # calculated test: name only
+        ("^^^580^Anti-HBcII^UNDILUTED^P", "580", ["Anti-HBcII", "UNDILUTED", "P"], ""),
         ("", "", [], ""),
     ],
 )

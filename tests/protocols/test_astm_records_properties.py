@@ -26,7 +26,8 @@ from benchlink.protocols.astm.records import (
 DELIMITER_POOL = "|\\^&!@#$%*~`;:/?+=<>[]{}(),.'\"-_"
 LATIN1_TEXT = st.text(alphabet=st.characters(codec="latin-1"), max_size=12)
 
-CORPUS = Path(os.environ.get("BENCHLINK_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = Path(os.environ.get("BENCHLINK_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
 @st.composite
@@ -67,7 +68,7 @@ def test_encode_then_decode_is_identity(
     assert msg.delimiters == delims
     assert msg.header.sender_components == ["Sender", "1.0"]
     assert len(msg.records) == len(rows)
-    for (kind, values), rec in zip(recs, msg.records[1:]):
+    for (kind, values), rec in zip(recs, msg.records[1:], strict=True):
         assert rec.type == kind
         for i, value in enumerate(values, start=2):
             expected = _expected_structure(value)
@@ -167,8 +168,11 @@ def _mutation_seeds() -> list[bytes]:
 
 MUTATION_SEEDS = _mutation_seeds()
 mutations = st.lists(
-    st.tuples(st.sampled_from(["flip", "insert", "delete"]), st.integers(0, 10**6),
-              st.sampled_from([0x02, 0x03, 0x04, 0x05, 0x0D, 0x0A, 0x17, 0x7C, 0x5E, 0x5C, 0x26, 0x48, 0xFF])),
+    st.tuples(
+        st.sampled_from(["flip", "insert", "delete"]),
+        st.integers(0, 10**6),
+        st.sampled_from([0x02, 0x03, 0x04, 0x05, 0x0D, 0x0A, 0x17, 0x7C, 0x5E, 0x5C, 0x26, 0x48, 0xFF]),
+    ),
     min_size=1, max_size=8,
 )
 

@@ -85,6 +85,7 @@ async def _serve(settings: Settings, duration: float | None) -> int:
         except (NotImplementedError, RuntimeError):
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     await engine.start()
+    watcher = asyncio.create_task(engine.watch_config())
     for snap in engine.snapshots():
         print(f"benchlink: {snap.name}: {snap.state} {snap.reason}", file=sys.stderr, flush=True)
     try:
@@ -94,6 +95,7 @@ async def _serve(settings: Settings, duration: float | None) -> int:
             await stop.wait()
     except TimeoutError:
         pass
+    watcher.cancel()
     await engine.stop()
     print("benchlink: stopped cleanly", file=sys.stderr, flush=True)
     return 0

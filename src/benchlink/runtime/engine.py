@@ -8,7 +8,7 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from benchlink.core.events import EventBus
@@ -41,6 +41,7 @@ class Engine:
         self.demo_interval = demo_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self._metrics: asyncio.Server | None = None
 
     def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
         driver = self.plugins.driver(config.driver)
@@ -61,6 +62,14 @@ class Engine:
         if self.settings.demo and DEMO_DEVICE in self.runners:
             self._tasks.append(asyncio.create_task(self._demo_loop(), name="demo-analyzer"))
         self._tasks.append(asyncio.create_task(self._status_loop(), name="status-file"))
+        if self.settings.status_port:
+            from benchlink.runtime.metrics import start_metrics_server
+
+            try:
+                self._metrics = await start_metrics_server(self.settings.status_port, self.snapshots)
+                log.info("metrics endpoint", url=f"http://127.0.0.1:{self.settings.status_port}/metrics")
+            except OSError as exc:
+                log.error("metrics endpoint not started", port=self.settings.status_port, error=str(exc))
         log.info("engine started", devices=len(self.runners))
 
     async def stop(self) -> None:
@@ -72,6 +81,9 @@ class Engine:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
                 pass
         self._tasks.clear()
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
         if self._started:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
@@ -82,12 +94,61 @@ class Engine:
     def snapshots(self) -> list[DeviceSnapshot]:
         return [runner.health.snapshot() for runner in self.runners.values()]
 
+    async def apply_devices(self, devices: tuple[DeviceConfig, ...]) -> list[str]:
+        """Bring the running devices in line with a new configuration, touching only the
+        devices whose configuration changed; returns the names restarted, added or removed."""
+        wanted = {d.name: d for d in devices}
+        changed: list[str] = []
+        for name in [n for n in self.runners if n not in wanted and n != DEMO_DEVICE]:
+            await self.runners.pop(name).stop()
+            changed.append(name)
+            log.info("device removed", device=name)
+        for name, config in wanted.items():
+            current = self.runners.get(name)
+            if current is not None and current.config == config:
+                continue
+            if current is not None:
+                await current.stop()
+            try:
+                runner = self._make_runner(config)
+            except (KeyError, ValueError) as exc:
+                log.error("device not started", device=name, error=str(exc))
+                self.runners.pop(name, None)
+                changed.append(name)
+                continue
+            self.runners[name] = runner
+            await runner.start()
+            changed.append(name)
+            log.info("device reconfigured" if current is not None else "device added", device=name)
+        self.settings = replace(self.settings, devices=devices)
+        return changed
+
+    async def watch_config(self, interval: float = 2.0) -> None:
+        """Re-read the config file when it changes; a broken edit is logged and ignored."""
+        from benchlink.runtime.settings import ConfigError, parse_devices, read_toml
+
+        path = self.settings.config_file
+        last = path.stat().st_mtime_ns if path.exists() else 0
+        while True:
+            await asyncio.sleep(interval)
+            mtime = path.stat().st_mtime_ns if path.exists() else 0
+            if mtime == last:
+                continue
+            last = mtime
+            try:
+                devices = parse_devices(read_toml(path).get("device"), str(path)) if path.exists() else ()
+            except ConfigError as exc:
+                log.error("configuration change ignored", error=str(exc))
+                continue
+            if self.settings.demo:
+                demo = [d for d in self.settings.devices if d.name == DEMO_DEVICE]
+                devices = (*devices, *demo)
+            await self.apply_devices(devices)
+
     async def enable_device(self, name: str, enabled: bool) -> None:
         runner = self.runners[name]
         await runner.stop()
         if enabled:
-            from dataclasses import replace
-
             fresh = self._make_runner(replace(runner.config, enabled=True))
             self.runners[name] = fresh
             await fresh.start()

@@ -379,7 +379,7 @@ class Store:
         # An OR over two indexed columns makes planners collect and sort every match. Instead take
         # the newest `limit` rows through each index and merge them: O(limit) at any table size.
         branches = [
-            select(c.id, c.received_at).where(*conds, column == flt.test).order_by(*order).limit(limit).subquery()
+            select(c.id).where(*conds, column == flt.test).order_by(*order).limit(limit).subquery()
             for column in (c.lis_code, c.instrument_code)
         ]
         merged = union(*(select(b.c.id) for b in branches)).subquery()

@@ -26,7 +26,6 @@ from benchlink.protocols.astm.constants import (
     ENQ,
     EOT,
     ETB,
-    ETB_INT,
     ETX,
     ETX_INT,
     LF,
@@ -104,7 +103,7 @@ def read_capture(data: bytes, *, strict_checksums: bool = False) -> Capture:
         kind = "unframed"
         stream, frames, failures = data.translate(_NOISE, _NOISE_BYTES), 0, 0
 
-    if _RECORD_FN.search(stream) and stream.count(b"\r") > 1:
+    if _may_have_record_fn(stream) and _RECORD_FN.search(stream):
         fixed = _RECORD_FN.sub(b"", stream)
         if fixed != stream:
             notes.append("frame numbers written in front of records inside a frame were removed")
@@ -117,6 +116,12 @@ def read_capture(data: bytes, *, strict_checksums: bool = False) -> Capture:
         )
     messages = [m for m in split_messages(stream) if m.strip()]
     return Capture(kind, messages, frames, failures, notes)
+
+
+def _may_have_record_fn(stream: bytes) -> bool:
+    if stream.count(b"\r") < 2:
+        return False
+    return stream[:1].isdigit() or any(b"\r%d" % d in stream for d in range(8))
 
 
 def _detokenize(data: bytes, notes: list[str]) -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from benchlink.protocols.astm.constants import LF, STX, STX_INT
 from benchlink.protocols.astm.link import AstmLink, Role
@@ -23,6 +23,7 @@ from benchlink.protocols.astm.link_events import LinkEvent, MessageReceived
 __all__ = ["Fault", "FaultAction", "LinkPair", "split_units"]
 
 FaultAction = Literal["drop", "corrupt", "duplicate", "delay"]
+E = TypeVar("E")
 
 
 @dataclass
@@ -134,7 +135,7 @@ class LinkPair:
     def received(self, role: Role) -> list[bytes]:
         return [e.text for e in self.events[role] if isinstance(e, MessageReceived)]
 
-    def of_type(self, role: Role, kind: type[LinkEvent]) -> list[LinkEvent]:
+    def of_type(self, role: Role, kind: type[E]) -> list[E]:
         return [e for e in self.events[role] if isinstance(e, kind)]
 
     def advance(self, seconds: float) -> None:

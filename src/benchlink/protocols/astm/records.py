@@ -23,7 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Union
+from itertools import pairwise
+from typing import TypeAlias
 
 from benchlink.protocols.astm.errors import AstmDecodeError, AstmEncodeError
 from benchlink.protocols.astm.escaping import escape, unescape
@@ -849,7 +850,24 @@ def decode_message(data: bytes, *, encoding: str = "latin-1", tolerant: bool = T
     return AstmMessage(delims, tuple(records), encoding, trailing, tuple(warnings))
 
 
-_MESSAGE_START = re.compile(rb"(?:^|(?<=[\r\n]))H[^0-9A-Za-z\s]")
+_NOT_DELIMITER = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t\r\n\x0b\x0c")
+
+
+def _header_starts(data: bytes) -> list[int]:
+    """Offsets of every ``H<delimiter>`` at the start of a line (found with bytes.find)."""
+    starts = []
+    n = len(data)
+    if n >= 2 and data[0] == 0x48 and data[1] not in _NOT_DELIMITER:
+        starts.append(0)
+    for sep in (b"\rH", b"\nH"):
+        pos = data.find(sep)
+        while pos >= 0:
+            at = pos + 1
+            if at + 1 < n and data[at + 1] not in _NOT_DELIMITER:
+                starts.append(at)
+            pos = data.find(sep, at)
+    starts.sort()
+    return starts
 
 
 def split_messages(data: bytes) -> list[bytes]:
@@ -859,15 +877,16 @@ def split_messages(data: bytes) -> list[bytes]:
     returned as a message of its own when it is not blank, so it can be decoded or
     quarantined, never dropped.
     """
-    starts = [m.start() for m in _MESSAGE_START.finditer(data)]
+    data = bytes(data)
+    starts = _header_starts(data)
     if not starts:
-        return [bytes(data)] if bytes(data).strip() else []
+        return [data] if data.strip() else []
     out: list[bytes] = []
     if starts[0] > 0 and data[: starts[0]].strip():
-        out.append(bytes(data[: starts[0]]))
+        out.append(data[: starts[0]])
     bounds = [*starts, len(data)]
-    for a, b in zip(bounds, bounds[1:]):
-        out.append(bytes(data[a:b]))
+    for a, b in pairwise(bounds):
+        out.append(data[a:b])
     return out
 
 
@@ -892,7 +911,7 @@ def encode_message(message: AstmMessage) -> bytes:
         ) from exc
 
 
-FieldValue = Union[str, None, Sequence[Union[str, None]], Sequence[Sequence[Union[str, None]]]]
+FieldValue: TypeAlias = str | Sequence[str | None] | Sequence[Sequence[str | None]] | None
 
 
 def _encode_field(value: object, delims: Delimiters, depth: int) -> str:

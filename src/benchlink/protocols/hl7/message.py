@@ -242,17 +242,25 @@ class Hl7Message:
     def text(self, seg: Segment | None, field: int) -> str:
         """A whole field unescaped, separators inside it kept (for OBX-5 and similar)."""
         raw = self.raw(seg, field)
-        s = self.separators
-        if not raw or s.escape not in raw:
+        if not raw or self.separators.escape not in raw:
             return raw
-        reps = []
-        for rep in raw.split(s.repetition):
-            comps = []
-            for comp in rep.split(s.component):
-                subs = [unescape(sub, s, hex_encoding=self.encoding) for sub in comp.split(s.subcomponent)]
-                comps.append(s.subcomponent.join(subs))
-            reps.append(s.component.join(comps))
-        return s.repetition.join(reps)
+        rep = self.separators.repetition
+        return rep.join(self._rep_text(part) for part in raw.split(rep))
+
+    def lines(self, seg: Segment | None, field: int) -> list[str]:
+        """Each repetition of a field as unescaped text (TX/FT: one repetition per line)."""
+        raw = self.raw(seg, field)
+        return [self._rep_text(rep) for rep in raw.split(self.separators.repetition)]
+
+    def _rep_text(self, rep: str) -> str:
+        s = self.separators
+        if s.escape not in rep:
+            return rep
+        comps = []
+        for comp in rep.split(s.component):
+            subs = comp.split(s.subcomponent) if s.subcomponent else [comp]
+            comps.append(s.subcomponent.join(unescape(sub, s, hex_encoding=self.encoding) for sub in subs))
+        return s.component.join(comps)
 
     # -- header -----------------------------------------------------------------------------
     @property

@@ -276,9 +276,10 @@ def _observation(
     test_name = code_parts[1].strip()
     if not test_name and mindray_bs:
         test_name = sub_id.strip()
-    result_value = msg.text(seg, 5)
     if value_type in _LINE_TYPES and s.repetition in msg.raw(seg, 5):
-        result_value = result_value.replace(s.repetition, "\n")
+        result_value = "\n".join(msg.lines(seg, 5))
+    else:
+        result_value = msg.text(seg, 5)
     invalid = bool(result_value) and _INVALID_VALUE.match(result_value) is not None
     flag_raw = msg.raw(seg, 8)
     if flag_raw:

@@ -1,0 +1,103 @@
+"""Export throughput: CSV of 1,000,000 rows (goal >= 200k rows/s) and HL7 ORU^R01 of 100,000
+samples (goal >= 5,000 messages/s), from in-memory rows, to a temp directory.
+
+Run: ``.venv/bin/python bench/bench_export.py [csv_rows] [hl7_samples]``. Prints a table.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from benchlink.exporters.csv_export import SEMICOLON, CsvOptions, write_csv
+from benchlink.exporters.hl7_export import write_hl7
+
+TESTS = [
+    ("GLU", "2345-7", "Glucose", "mmol/L", "3.9-6.1"),
+    ("ALT", "1742-6", "ALT", "U/L", "0-40"),
+    ("CREA", "2160-0", "Creatinine", "umol/L", "45-90"),
+    ("WBC", "6690-2", "WBC", "10^9/L", "4.0-10.0"),
+    ("HGB", "718-7", "Hemoglobin", "g/dL", "12-16"),
+    ("PLT", "777-3", "Platelets", "10^9/L", "150-400"),
+    ("CRP", "1988-5", "CRP", "mg/L", "<5"),
+    ("NA", "2951-2", "Sodium", "mmol/L", "135-145"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    message_id: int
+    device: str
+    sample_id: str
+    patient_id: str
+    patient_name: str
+    instrument_code: str
+    lis_code: str
+    test_name: str
+    value: str
+    numeric_value: float | None
+    comparator: str
+    units: str
+    reference_range: str
+    flags: str
+    status: str
+    kind: str
+    observed_at: datetime | None
+    received_at: datetime
+    exported_at: datetime | None
+
+
+def rows(count: int) -> Iterator[Row]:
+    base = datetime(2024, 3, 1, 8, 0, tzinfo=timezone(timedelta(hours=1)))
+    for i in range(count):
+        sample = i // len(TESTS)
+        code, lis, name, units, rng = TESTS[i % len(TESTS)]
+        number = 1.0 + (i % 997) / 10
+        at = base + timedelta(seconds=sample)
+        yield Row(
+            id=i, message_id=sample, device="BS-200", sample_id=f"S{sample:08d}",
+            patient_id=f"P{sample % 50000:06d}", patient_name="Doe^Jane", instrument_code=code,
+            lis_code=lis, test_name=name, value=f"{number:.2f}", numeric_value=number,
+            comparator="", units=units, reference_range=rng, flags="H" if i % 7 == 0 else "N",
+            status="F", kind="patient", observed_at=at, received_at=at + timedelta(seconds=5),
+            exported_at=None,
+        )
+
+
+def timed(label: str, unit: str, count_fn: object, goal: float, table: list[tuple[str, str, float, float]]) -> None:
+    start = time.perf_counter()
+    count = count_fn()  # type: ignore[operator]
+    elapsed = time.perf_counter() - start
+    table.append((label, unit, count / elapsed, goal))
+
+
+def main() -> None:
+    csv_rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    hl7_samples = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    table: list[tuple[str, str, float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        materialised = list(rows(csv_rows))  # row creation is not part of the export cost
+        timed(f"CSV ',' {csv_rows:,} rows", "rows/s",
+              lambda: write_csv(materialised, out / "a.csv", CsvOptions()), 200_000, table)
+        timed(f"CSV ';' preset {csv_rows:,} rows", "rows/s",
+              lambda: write_csv(materialised, out / "b.csv", SEMICOLON), 200_000, table)
+        del materialised
+        hl7_rows = list(rows(hl7_samples * len(TESTS)))
+        timed(f"HL7 ORU {hl7_samples:,} samples x {len(TESTS)} OBX", "msgs/s",
+              lambda: write_hl7(hl7_rows, out / "a.hl7"), 5_000, table)
+        timed(f"HL7 batch {hl7_samples:,} samples", "msgs/s",
+              lambda: write_hl7(hl7_rows, out / "b.hl7", batch=True), 5_000, table)
+    print(f"{'export':42} {'rate':>12} {'unit':8} {'goal':>10}  ok")
+    for label, unit, value, goal in table:
+        print(f"{label:42} {value:12,.0f} {unit:8} {goal:10,.0f}  {'yes' if value >= goal else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from benchlink.runtime.bootstrap import open_store
+from benchlink.runtime.engine import Engine
+from benchlink.runtime.settings import load_settings
+from benchlink.runtime.simulator import build_message, send_messages
+from benchlink.transports.tcp import open_tcp_channel
+from tests.helpers import free_port
+
+
+def test_metrics_endpoint_reports_device_counters(tmp_path: Path) -> None:
+    port = free_port()
+    settings = replace(load_settings(home=tmp_path, environ={}, demo=True), key_file=tmp_path / "k",
+                       use_keyring=False, status_port=port)
+    store = open_store(settings)
+
+    async def scenario() -> str:
+        engine = Engine(settings, store, demo_interval=3600)
+        await engine.start()
+        try:
+            runner = engine.runners["demo-analyzer"]
+            await runner.listening.wait()
+            # the demo loop sends one message on start; send one more ourselves
+            chan = await open_tcp_channel("127.0.0.1", runner.port)
+            await send_messages(chan, [build_message(1, prefix="M", seed=1)])
+            await chan.close()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                None, lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+        finally:
+            await engine.stop()
+
+    text = asyncio.run(scenario())
+    assert "# TYPE benchlink_device_messages_total counter" in text
+    messages = [line for line in text.splitlines() if line.startswith('benchlink_device_messages_total{device="demo')]
+    assert messages and int(messages[0].rsplit(" ", 1)[1]) >= 1
+    assert 'benchlink_device_state{device="demo-analyzer",state="listening"}' in text
