@@ -19,26 +19,34 @@ QUIT_AFTER = 6
 
 
 @pytest.fixture
-def x_display() -> Iterator[str]:
+def x_display(tmp_path: Path) -> Iterator[str]:
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("Xvfb is not on PATH; install it with: apt-get install -y xvfb xauth libxcb-cursor0")
     read_fd, write_fd = os.pipe()
+    log = (tmp_path / "xvfb.log").open("wb")
     # -displayfd lets Xvfb pick a free display and tell us which, so parallel runs never clash.
     proc = subprocess.Popen(
         [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,), stdout=log, stderr=subprocess.STDOUT,
     )
     os.close(write_fd)
     try:
         with os.fdopen(read_fd) as pipe:
             number = pipe.readline().strip()
         if not number:
-            pytest.fail("Xvfb started but reported no display number")
+            proc.wait(timeout=10)
+            output = (tmp_path / "xvfb.log").read_text(errors="replace")
+            pytest.fail(f"Xvfb exited ({proc.returncode}) without a display: {output}")
         yield f":{number}"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def _command(home: Path, out: Path) -> list[str]:

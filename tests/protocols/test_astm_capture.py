@@ -176,3 +176,21 @@ def test_oversized_capture_is_refused() -> None:
 def test_read_capture_rejects_str() -> None:
     with pytest.raises(TypeError):
         read_capture("H|\\^&")  # type: ignore[arg-type]
+
+
+def test_encoded_records_framed_by_the_link_layer_read_back() -> None:
+    frames = pytest.importorskip("benchlink.protocols.astm.frames")
+    from benchlink.protocols.astm.records import encode_records
+
+    text = encode_records([["H"], ["P", "1", "", "A|B\rC" * 40], ["R", "1", ["", "", "", "GLU"], "5"], ["L", "1"]])
+    wire = b"\x05" + b"".join(frames.build_frames(text, max_text=64)) + b"\x04"
+    cap = read_capture(wire)
+    assert cap.checksum_failures == 0 and cap.frames > 3
+    assert cap.messages == [text]
+    assert decode_message(text).patients[0].view.lab_id == "A|B\rC" * 40
+
+
+def test_tokenized_read_of_dashes_is_data_not_a_direction_marker() -> None:
+    log = b"[STX]1H|\\^&[CR]R|1|^^^BAS|\n-----\n|1[CR]L|1[CR][ETX]\n - [ACK]\n"
+    cap = read_capture(log)
+    assert decode_message(cap.messages[0]).results[0].value == "-----"

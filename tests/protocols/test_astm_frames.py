@@ -110,6 +110,12 @@ def test_strict_parser_rejects_malformed_frames(raw: bytes, message: str) -> Non
         parse_frame(raw)
 
 
+def test_frame_error_message_never_echoes_message_text() -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame(STX + b"1P|1\r\x0300|DOE^JANE|19700101\r\n")
+    assert "DOE" not in str(caught.value) and "1970" not in str(caught.value)
+
+
 def test_frame_error_is_a_value_error() -> None:
     assert issubclass(FrameError, ValueError)
 

@@ -195,7 +195,21 @@ def test_contention_host_yields_and_waits_20_s_before_bidding_again() -> None:
     assert pair.received(INST) == [b"H|\\^&\rO|1|ORDER\rL|1|N\r"]
     host_enqs = [t for t, s, u in pair.transcript if s is HOST and u == ENQ]
     assert len(host_enqs) == 2
-    assert host_enqs[1] >= 0.01 + 20.0  # contention seen at 0.01, wire latency 0.01
+    # contention seen at 0.01; the host bids again at 20.01, landing after 0.01 s of latency
+    assert host_enqs[1] == pytest.approx(0.01 + 20.0 + 0.01)
+    # the yielding host ACKed the instrument's first ENQ, so the instrument never had to re-bid
+    assert [u for _, s, u in pair.transcript if s is INST].count(ENQ) == 1
+
+
+def test_busy_host_in_contention_yields_with_nak() -> None:
+    link = AstmLink(HOST)
+    link.set_busy(True)
+    link.send_message(RESULT, 0.0)
+    assert link.data_to_send() == ENQ
+    assert link.receive_data(ENQ, 0.5) == [ContentionLost(), RefusedWhileBusy()]
+    assert link.data_to_send() == NAK
+    assert link.state is LinkState.IDLE
+    assert link.next_deadline() == pytest.approx(20.5)
 
 
 def test_contention_instrument_keeps_priority_and_rebids_after_1_s_if_host_stays_silent() -> None:
@@ -523,6 +537,24 @@ def test_noise_comes_in_bounded_chunks() -> None:
     events = link.receive_data(b"z" * 10_000, 0.0)
     assert [len(ev(e, NoiseDiscarded).data) for e in events] == [4096, 4096, 1808]
     assert link.buffered_bytes == 0
+
+
+def test_event_reprs_carry_no_message_text() -> None:
+    phi = b"P|1||PID-4711||DOE^JANE||19700101|F\r"
+    pair = LinkPair()
+    pair.add_fault(INST, Fault("corrupt", STX, times=7))  # rejected frames, then a failed send
+    pair.send(INST, b"H|\\^&\r" + phi + b"L|1|N\r")
+    pair.send(INST, b"H|\\^&\r" + phi + b"L|1|N\r")
+    pair.run()
+    link = receiver()
+    wire = b"DOE^JANE" + build_frames(phi * 3)[0] + STX + b"1" + phi + ETX + b"ZZDOE^JANE"
+    events = link.receive_data(wire, 1.0)
+    events += link.handle_timer(100.0)
+    everything = pair.events[HOST] + pair.events[INST] + events
+    assert {type(e).__name__ for e in everything} >= {
+        "FrameRejected", "MessageReceived", "SendFailed", "MessageSent", "NoiseDiscarded", "AcceptTimedOut"}
+    assert b"DOE" not in repr(everything).encode()
+    assert "4711" not in repr(everything)
 
 
 # ------------------------------------------------------------------ API guards and the table

@@ -104,12 +104,26 @@ def test_bad_message_fails_alone(store: Store, make_message: MakeMessage) -> Non
 
 
 def test_full_queue_refuses_instead_of_growing(store: Store, make_message: MakeMessage) -> None:
-    writer = StoreWriter(store, max_queue=3)  # not started: nothing consumes
-    writer._accepting = True  # simulate a running but stuck writer
-    for i in range(3):
-        writer.submit(make_message(i))
+    entered, gate = threading.Event(), threading.Event()
+    original = store.commit_inbound
+
+    def stuck(batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
+        entered.set()
+        gate.wait(10)
+        return original(batch)
+
+    store.commit_inbound = stuck  # type: ignore[method-assign]
+    writer = StoreWriter(store, max_queue=3)
+    writer.start()
+    first = writer.submit(make_message(0))
+    assert entered.wait(5)  # the writer holds message 0 inside a (stuck) commit
+    queued = [writer.submit(make_message(i)) for i in range(1, 4)]
     with pytest.raises(WriterBusyError, match="must not be acknowledged"):
         writer.submit(make_message(9))
+    gate.set()
+    writer.stop()
+    assert all(f.result().message_id > 0 for f in [first, *queued])
+    assert store.count_results(ResultFilter()) == 12
 
 
 def test_submit_before_start_is_refused(store: Store, make_message: MakeMessage) -> None:

@@ -108,7 +108,10 @@ class _Formatter:
         self.ncols = len(self.columns)
         self.getter = attrgetter(*self.columns)
         self.dt_cache: dict[tuple[datetime, tzinfo | None], str] = {}
-        self.guard_re = re.compile("(?:^|" + re.escape(self.delimiter) + ")[=+\\-@\\t]")
+        # A cell starts with a guard character iff the line starts with one or one follows a
+        # delimiter; a handful of C-level substring tests decide that for the whole line.
+        self.guard_first = frozenset(_GUARD_CHARS)
+        self.guard_after_delimiter = tuple(self.delimiter + g for g in _GUARD_CHARS)
         self.extra_start = len(CSV_COLUMNS)
 
     def number(self, value: float | int) -> str:
@@ -147,13 +150,25 @@ class _Formatter:
     def cells(self, row: ResultRowLike) -> list[Any]:
         cells: list[Any] = list(self.getter(row))
         number = cells[_IDX_NUMERIC]
-        cells[_IDX_NUMERIC] = "" if number is None else self.number(number)
-        cells[_IDX_OBSERVED] = self.timestamp(cells[_IDX_OBSERVED])
-        cells[_IDX_RECEIVED] = self.timestamp(cells[_IDX_RECEIVED])
+        if number is None:
+            cells[_IDX_NUMERIC] = ""
+        elif self.options.decimal_comma:
+            cells[_IDX_NUMERIC] = repr(number).replace(".", ",")
+        else:
+            cells[_IDX_NUMERIC] = repr(number)
+        cache = self.dt_cache
+        for idx in (_IDX_OBSERVED, _IDX_RECEIVED):
+            stamp = cells[idx]
+            if stamp is None:
+                cells[idx] = ""
+            else:
+                text = cache.get((stamp, stamp.tzinfo))
+                cells[idx] = text if text is not None else self.timestamp(stamp)
         message = cells[_IDX_MESSAGE]
         cells[_IDX_MESSAGE] = "" if message is None else str(message)
-        for i in range(self.extra_start, self.ncols):
-            cells[i] = self.generic(cells[i])
+        if self.ncols > self.extra_start:
+            for i in range(self.extra_start, self.ncols):
+                cells[i] = self.generic(cells[i])
         return cells
 
     def line(self, row: ResultRowLike) -> str:
@@ -169,7 +184,8 @@ class _Formatter:
             and "\n" not in line
             and "\r" not in line
             and line.count(d) == self.ncols - 1
-            and self.guard_re.search(line) is None
+            and line[:1] not in self.guard_first
+            and not any(g in line for g in self.guard_after_delimiter)
         ):
             return line + "\r\n"
         return self.careful_line(cells)

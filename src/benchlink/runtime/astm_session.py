@@ -15,7 +15,7 @@ from datetime import datetime
 from benchlink.core.driver import Driver
 from benchlink.core.model import Decoded
 from benchlink.protocols.astm import link as astm_link
-from benchlink.protocols.astm.link import AstmLink, LinkTolerances, Role
+from benchlink.protocols.astm.link import AstmLink, LinkTimers, LinkTolerances, Role
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
@@ -49,6 +49,7 @@ class AstmSession:
         driver: Driver,
         encoding: str,
         tolerances: LinkTolerances,
+        timers: LinkTimers | None = None,
         ingestor: Ingestor,
         health: DeviceHealth,
         trace: Callable[[str, bytes], None],
@@ -58,7 +59,7 @@ class AstmSession:
         self.device = device
         self.driver = driver
         self.encoding = encoding
-        self.link = AstmLink(Role.HOST, tolerances=tolerances)
+        self.link = AstmLink(Role.HOST, tolerances=tolerances, timers=timers or LinkTimers())
         self.ingestor = ingestor
         self.health = health
         self.trace = trace

@@ -15,6 +15,7 @@ from benchlink.core.driver import Driver
 from benchlink.core.events import EventBus, TraceChunk
 from benchlink.core.model import Decoded
 from benchlink.core.status import DeviceState
+from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.astm_session import AstmSession, tolerances_from
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.ingest import Ingestor
@@ -66,6 +67,7 @@ class DeviceRunner:
         )
         ingestor.health[config.name] = self.health
         self.tolerances = tolerances_from(config.tolerances)
+        self.timers = LinkTimers(receive_timeout=config.receive_timeout, reply_timeout=config.reply_timeout)
         self._answer_queries = answer_queries
         self._task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
@@ -152,7 +154,7 @@ class DeviceRunner:
 
         session = AstmSession(
             channel, device=self.config.name, driver=self.driver, encoding=self.config.encoding,
-            tolerances=self.tolerances, ingestor=self.ingestor, health=self.health, trace=self._trace,
+            tolerances=self.tolerances, timers=self.timers, ingestor=self.ingestor, health=self.health, trace=self._trace,
             answer_queries=answer,
         )
         try:

@@ -57,6 +57,8 @@ class DeviceConfig:
     encoding: str = "latin-1"
     transport: TransportConfig = field(default_factory=TransportConfig)
     tolerances: tuple[str, ...] = ()
+    receive_timeout: float = 30.0
+    reply_timeout: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,8 @@ def parse_devices(raw: Any, source: str) -> tuple[DeviceConfig, ...]:
                 encoding=str(entry.get("encoding", "latin-1")),
                 transport=transport,
                 tolerances=tuple(str(t) for t in entry.get("tolerances", ())),
+                receive_timeout=float(entry.get("receive_timeout", 30.0)),
+                reply_timeout=float(entry.get("reply_timeout", 15.0)),
             )
         )
     return tuple(devices)

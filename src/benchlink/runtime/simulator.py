@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.link import AstmLink, Role
+from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.transports.base import Channel
 from benchlink.transports.tcp import open_tcp_channel
 
@@ -81,6 +82,7 @@ class SimulationReport:
     failed: list[str] = field(default_factory=list)
     bytes_sent: int = 0
     ack_log: Path | None = None
+    events: list[astm_link.LinkEvent] = field(default_factory=list)
 
     def record_ack(self, label: str) -> None:
         """Written to disk the moment the final ACK arrives, so a crash test knows exactly what
@@ -121,14 +123,16 @@ def _finished(events: list[astm_link.LinkEvent]) -> bool:
 
 
 async def send_messages(channel: Channel, messages: list[tuple[str, bytes]], *, rate: float = 0.0,
-                        report: SimulationReport | None = None) -> SimulationReport:
+                        report: SimulationReport | None = None, timers: LinkTimers | None = None,
+                        max_text_per_frame: int = 240) -> SimulationReport:
     """Send each message in its own transfer and wait for the final ACK before the next."""
     loop = asyncio.get_running_loop()
     report = report or SimulationReport()
-    link = AstmLink(Role.INSTRUMENT)
+    link = AstmLink(Role.INSTRUMENT, timers=timers or LinkTimers(), max_text_per_frame=max_text_per_frame)
     for label, text in messages:
         link.send_message(text, loop.time())
         events = await _pump(link, channel, report, loop, _finished)
+        report.events.extend(events)
         if any(isinstance(e, astm_link.MessageSent) for e in events):
             report.record_ack(label)
         else:

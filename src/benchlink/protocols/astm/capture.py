@@ -45,7 +45,9 @@ _TOKEN_BYTES = {
     b"STX": STX, b"ETX": ETX, b"ETB": ETB, b"ENQ": ENQ, b"EOT": EOT,
     b"ACK": ACK, b"NAK": NAK, b"CR": CR, b"LF": LF,
 }
-_DIRECTION_LINE = re.compile(rb"^[\s\-]*(?:[\[<{](?:ACK|NAK)[\]>}][\s\-]*)*$", re.IGNORECASE)
+# A log line that shows only the other direction's ACK/NAK (" - [ACK]", " - - [ACK] - - "), or
+# nothing at all. A line of data that happens to be dashes has no token and is kept.
+_DIRECTION_LINE = re.compile(rb"^\s*$|^[\s\-]*(?:[\[<{](?:ACK|NAK)[\]>}][\s\-]*)+$", re.IGNORECASE)
 _ESCAPED_HEX = re.compile(rb"\\x([0-9A-Fa-f]{2})")
 _ESCAPED_CONTROL = re.compile(rb"\\x0[2345]|\\x1[57]", re.IGNORECASE)
 _HEXDIGITS = frozenset(b"0123456789ABCDEFabcdef")

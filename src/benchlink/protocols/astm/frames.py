@@ -154,8 +154,9 @@ def _check_line_end(line_end: bytes, has_checksum: bool, tolerances: LinkToleran
     if line_end == b"" and tolerances.missing_checksum:
         return
     what = "after the checksum" if has_checksum else "after ETX/ETB"
+    shown = repr(line_end[:4]) + ("..." if len(line_end) > 4 else "")  # never echo message text
     raise FrameError(
-        f"frame must end with CR LF {what}, got {line_end!r}; enable the cr_only_line_ends "
+        f"frame must end with CR LF {what}, got {shown}; enable the cr_only_line_ends "
         "tolerance for instruments that end frames with CR or LF alone"
     )
 

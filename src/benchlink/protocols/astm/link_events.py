@@ -1,7 +1,8 @@
 """Events the E1381 link returns from ``receive_data`` and ``handle_timer``.
 
-They are plain frozen records so the runtime can match on them, log them (without the text
-fields, which may hold PHI) and replay them in tests.
+They are plain frozen records so the runtime can match on them and replay them in tests.
+Fields that carry message bytes (which may hold patient data) are left out of ``repr``, so an
+event that slips into a log line leaks no PHI (guarantee 5).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class MessageReceived:
     (duplicates and rejected frames excluded), for storage under guarantee 2.
     """
 
-    text: bytes
+    text: bytes = field(repr=False)
     frames: int
     raw: bytes = field(default=b"", repr=False)
 
@@ -41,7 +42,7 @@ class MessageReceived:
 class MessageAbandoned:
     """A partial message was dropped (timeout, EOT, re-bid, overflow): quarantine ``text``."""
 
-    text: bytes
+    text: bytes = field(repr=False)
     reason: str
     raw: bytes = field(default=b"", repr=False)
 
@@ -54,14 +55,14 @@ class AcceptTimedOut:
     storage must tolerate seeing the same message twice.
     """
 
-    text: bytes
+    text: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class FrameRejected:
     """We answered a frame with NAK (bad checksum, framing, number, size)."""
 
-    raw: bytes
+    raw: bytes = field(repr=False)
     reason: str
 
 
@@ -76,21 +77,21 @@ class DuplicateFrame:
 class NoiseDiscarded:
     """Bytes outside any frame, or the start of a frame that never finished; never silent."""
 
-    data: bytes
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class MessageSent:
     """The peer acknowledged the final frame of ``text``."""
 
-    text: bytes
+    text: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class SendFailed:
     """We gave up on ``text`` (six refusals, reply timeout, no answer to ENQ); it is dequeued."""
 
-    text: bytes
+    text: bytes = field(repr=False)
     reason: str
 
 
