@@ -11,7 +11,7 @@ from benchlink.core.model import Result
 from benchlink.protocols.hl7.capture import read_hl7_capture
 from benchlink.protocols.hl7.message import Hl7Message, parse_message
 from benchlink.protocols.hl7.observations import attachments, read_observations
-from benchlink.protocols.hl7.results import observations
+from benchlink.drivers.hl7_results import observations
 
 
 def _by_code(results: list[Result]) -> dict[str, Result]:

@@ -15,7 +15,7 @@ from benchlink.protocols.hl7.observations import (
     parse_timestamp,
     read_observations,
 )
-from benchlink.protocols.hl7.results import observations
+from benchlink.drivers.hl7_results import observations
 
 
 def seg(*lines: str) -> bytes:

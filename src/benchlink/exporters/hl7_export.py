@@ -51,14 +51,39 @@ _INVALID = re.compile(r"^\s*\*+(?:\.\*+)?\s*$")
 _SEPS = DEFAULT_SEPARATORS
 
 
+_escaped: dict[str, str] = {}
+_stamps: dict[tuple[datetime, object], str] = {}
+
+
 def _e(text: str) -> str:
-    return escape(text, _SEPS) if text else ""
+    """Escape with a small memo: codes, names, units and devices repeat on every sample."""
+    if not text:
+        return ""
+    done = _escaped.get(text)
+    if done is None:
+        done = escape(text, _SEPS)
+        if len(text) <= 64:
+            if len(_escaped) > 8192:
+                _escaped.clear()
+            _escaped[text] = done
+    return done
 
 
 def hl7_timestamp(value: datetime | None) -> str:
     """``YYYYMMDDHHMMSS[+ZZZZ]``; the offset only when the datetime knows it."""
     if value is None:
         return ""
+    key = (value, value.tzinfo)
+    cached = _stamps.get(key)
+    if cached is not None:
+        return cached
+    if len(_stamps) > 4096:
+        _stamps.clear()
+    _stamps[key] = text = _format_timestamp(value)
+    return text
+
+
+def _format_timestamp(value: datetime) -> str:
     text = (
         f"{value.year:04d}{value.month:02d}{value.day:02d}"
         f"{value.hour:02d}{value.minute:02d}{value.second:02d}"

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 from benchlink.core.driver import Driver
 from benchlink.core.model import Decoded
+from benchlink.core.status import DeviceState
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.link import AstmLink, LinkTimers, LinkTolerances, Role
+from benchlink.protocols.astm.link_state import LinkState
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
-from benchlink.core.status import DeviceState
+from benchlink.runtime.orders import OrderService, Outbound
 from benchlink.transports.base import Channel
 
 log = get_logger("benchlink.astm")
@@ -53,7 +56,9 @@ class AstmSession:
         ingestor: Ingestor,
         health: DeviceHealth,
         trace: Callable[[str, bytes], None],
-        answer_queries: Callable[[Decoded], Awaitable[bytes | None]] | None = None,
+        orders: OrderService | None = None,
+        download_orders: bool = False,
+        download_interval: float = 5.0,
     ) -> None:
         self.channel = channel
         self.device = device
@@ -63,14 +68,23 @@ class AstmSession:
         self.ingestor = ingestor
         self.health = health
         self.trace = trace
-        self.answer_queries = answer_queries
+        self.orders = orders
+        self.download_orders = download_orders and orders is not None
+        self.download_interval = download_interval
+        self._next_download = 0.0
+        self._outbound: deque[Outbound] = deque()
         self._pending = bytearray()
+        self._fragments = 0
         self._loop = asyncio.get_running_loop()
 
     async def run(self) -> None:
         loop = self._loop
         while True:
             deadline = self.link.next_deadline()
+            if self.download_orders:
+                await self._maybe_download()
+                wake = self._next_download
+                deadline = wake if deadline is None else min(deadline, wake)
             timeout = None if deadline is None else max(0.0, deadline - loop.time())
             try:
                 data = await asyncio.wait_for(self.channel.read(), timeout)
@@ -79,6 +93,7 @@ class AstmSession:
                 await self._flush()
                 continue
             if not data:
+                await self._handle(self.link.connection_lost(loop.time()))
                 break
             self.health.bump("bytes_in", len(data))
             self.trace("in", data)
@@ -87,6 +102,23 @@ class AstmSession:
         if self._pending:
             await self._commit(bytes(self._pending), complete=False)
             self._pending.clear()
+
+    def _queue_outbound(self, outbound: Outbound) -> None:
+        self._outbound.append(outbound)
+        self.link.send_message(outbound.text, self._loop.time())
+
+    async def _maybe_download(self) -> None:
+        """When the line is idle, offer pending orders unasked (LIS01-A2 handles contention)."""
+        now = self._loop.time()
+        if now < self._next_download:
+            return
+        self._next_download = now + self.download_interval
+        if self.orders is None or self.link.pending_outbound or self.link.state is not LinkState.IDLE:
+            return
+        outbound = await self.orders.downloads(self.device, self.driver, self.encoding)
+        if outbound is not None:
+            self._queue_outbound(outbound)
+            await self._flush()
 
     async def _flush(self) -> None:
         out = self.link.data_to_send()
@@ -99,7 +131,7 @@ class AstmSession:
     async def _handle(self, events: list[astm_link.LinkEvent]) -> None:
         for event in events:
             if isinstance(event, astm_link.TransferStarted):
-                self.health.set_state(DeviceState.RECEIVING)
+                self.health.set_state(DeviceState.SENDING if event.outbound else DeviceState.RECEIVING)
             elif isinstance(event, astm_link.MessageReceived):
                 text = event.text
                 if self._pending and not self._pending.endswith(b"\r"):
@@ -110,11 +142,21 @@ class AstmSession:
                     self._pending.clear()
                     decoded = await self._commit(message, complete=True)
                     self.link.accept_message(self._loop.time())
-                    if decoded is not None and decoded.queries and self.answer_queries is not None:
-                        answer = await self.answer_queries(decoded)
-                        if answer:
-                            self.link.send_message(answer, self._loop.time())
+                    self._fragments = 0
+                    if decoded is not None and self.orders is not None:
+                        if decoded.queries:
+                            for outbound in await self.orders.answer(self.device, self.driver, self.encoding,
+                                                                     decoded):
+                                self._queue_outbound(outbound)
+                        if decoded.results:
+                            await self.orders.resulted((r.sample_id, r.lis_code or r.instrument_code)
+                                                       for r in decoded.results)
                 else:
+                    # One record per ETX frame (Vitros, Pentra): commit this fragment before its ACK
+                    # so nothing the analyzer saw accepted exists only in memory (guarantee 1).
+                    self._fragments += 1
+                    await self.ingestor.store_fragment(self.device, event.raw or text, index=self._fragments,
+                                                       peer=self.channel.peer, protocol="astm")
                     self.link.accept_message(self._loop.time())
             elif isinstance(event, astm_link.TransferEnded):
                 if self._pending:
@@ -125,8 +167,7 @@ class AstmSession:
                 self.health.set_state(DeviceState.CONNECTED)
             elif isinstance(event, astm_link.MessageAbandoned):
                 self.health.bump("timeouts")
-                partial = bytes(self._pending) + event.text
-                self._pending.clear()
+                partial = event.raw or event.text
                 if partial:
                     await self.ingestor.quarantine(
                         self.device, partial, f"incomplete message dropped by the link: {event.reason}", "astm"
@@ -136,9 +177,16 @@ class AstmSession:
                 log.warning("frame rejected", device=self.device, reason=event.reason)
             elif isinstance(event, astm_link.Retransmitted):
                 self.health.bump("retransmissions")
+            elif isinstance(event, astm_link.MessageSent):
+                if self._outbound and self.orders is not None:
+                    await self.orders.delivered(self._outbound.popleft())
             elif isinstance(event, astm_link.SendFailed):
                 self.health.bump("errors")
                 log.warning("send failed", device=self.device, reason=event.reason)
+                if self._outbound and self.orders is not None:
+                    await self.orders.undelivered(self._outbound.popleft())
+            elif isinstance(event, astm_link.AcceptTimedOut):
+                self.health.bump("timeouts")
 
     async def _commit(self, message: bytes, *, complete: bool) -> Decoded | None:
         meta = {"complete": complete, "peer": self.channel.peer}

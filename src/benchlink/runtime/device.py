@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
 
 from benchlink.core.driver import Driver
 from benchlink.core.events import EventBus, TraceChunk
-from benchlink.core.model import Decoded
 from benchlink.core.status import DeviceState
 from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.astm_session import AstmSession, tolerances_from
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
+from benchlink.runtime.orders import OrderService
 from benchlink.runtime.settings import DeviceConfig
 from benchlink.transports.base import Channel, TransportError
 from benchlink.transports.serial_port import open_serial_channel
@@ -55,7 +54,7 @@ class DeviceRunner:
         driver: Driver,
         ingestor: Ingestor,
         bus: EventBus,
-        answer_queries: Callable[[str, Decoded], Awaitable[bytes | None]] | None = None,
+        orders: OrderService | None = None,
     ) -> None:
         self.config = config
         self.driver = driver
@@ -68,7 +67,7 @@ class DeviceRunner:
         ingestor.health[config.name] = self.health
         self.tolerances = tolerances_from(config.tolerances)
         self.timers = LinkTimers(receive_timeout=config.receive_timeout, reply_timeout=config.reply_timeout)
-        self._answer_queries = answer_queries
+        self.orders = orders
         self._task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
         self._active: Channel | None = None
@@ -147,21 +146,17 @@ class DeviceRunner:
         self.health.set_state(DeviceState.CONNECTED, channel.peer)
         log.info("connected", device=self.config.name, peer=channel.peer)
 
-        async def answer(decoded: Decoded) -> bytes | None:
-            if self._answer_queries is None:
-                return None
-            return await self._answer_queries(self.config.name, decoded)
-
         session = AstmSession(
             channel, device=self.config.name, driver=self.driver, encoding=self.config.encoding,
-            tolerances=self.tolerances, timers=self.timers, ingestor=self.ingestor, health=self.health, trace=self._trace,
-            answer_queries=answer,
+            tolerances=self.tolerances, timers=self.timers, ingestor=self.ingestor, health=self.health,
+            trace=self._trace,
+            orders=self.orders, download_orders=self.config.download_orders,
         )
         try:
             await session.run()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a session bug must not take the device down
+        except Exception as exc:
             self.health.bump("errors")
             self.health.set_state(DeviceState.ERROR, f"session failed: {type(exc).__name__}")
             log.exception("session failed", device=self.config.name)

@@ -12,15 +12,16 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from benchlink.core.events import EventBus
-from benchlink.core.model import Decoded
 from benchlink.core.status import DeviceSnapshot, DeviceState
 from benchlink.runtime.device import DeviceRunner
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
+from benchlink.runtime.orders import OrderService
 from benchlink.runtime.plugins import PluginManager
 from benchlink.runtime.settings import DeviceConfig, Settings
 from benchlink.runtime.simulator import simulate_tcp
 from benchlink.storage.store import Store
+from benchlink.storage.worklist import Worklist
 from benchlink.storage.writer import StoreWriter
 
 log = get_logger("benchlink.engine")
@@ -37,6 +38,8 @@ class Engine:
         self.plugins = plugins or PluginManager()
         self.writer = StoreWriter(store)
         self.ingestor = Ingestor(self.writer, self.bus)
+        self.worklist = Worklist(store.engine)
+        self.orders = OrderService(self.worklist)
         self.runners: dict[str, DeviceRunner] = {}
         self.demo_interval = demo_interval
         self._tasks: list[asyncio.Task[None]] = []
@@ -45,8 +48,7 @@ class Engine:
 
     def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
         driver = self.plugins.driver(config.driver)
-        return DeviceRunner(config, driver=driver, ingestor=self.ingestor, bus=self.bus,
-                            answer_queries=self._answer_queries)
+        return DeviceRunner(config, driver=driver, ingestor=self.ingestor, bus=self.bus, orders=self.orders)
 
     async def start(self) -> None:
         self.writer.start()
@@ -154,13 +156,6 @@ class Engine:
             await fresh.start()
         else:
             runner.health.set_state(DeviceState.DISABLED, "disconnected by operator")
-
-    async def _answer_queries(self, device: str, decoded: Decoded) -> bytes | None:
-        runner = self.runners.get(device)
-        if runner is None or not decoded.queries:
-            return None
-        query = decoded.queries[0]
-        return runner.driver.answer_query(query, [], encoding=runner.config.encoding)
 
     async def _demo_loop(self) -> None:
         runner = self.runners[DEMO_DEVICE]

@@ -82,6 +82,15 @@ class Ingestor:
         self.bus.publish(ResultsStored(device, outcome.message_id, len(inbound.results)))
         return decoded
 
+    async def store_fragment(self, device: str, raw: bytes, *, index: int, peer: str, protocol: str) -> None:
+        """Durably keep part of a message whose ETX frame is about to be ACKed. The complete
+        message is stored again when its terminator arrives; fragments are the evidence if it never does."""
+        inbound = InboundMessage(
+            device=device, protocol=protocol, data=raw, received_at=datetime.now().astimezone(),
+            link_meta={"fragment": index, "peer": peer}, decode_status="empty",
+        )
+        await asyncio.wrap_future(self.writer.submit(inbound))
+
     async def quarantine(self, device: str, data: bytes, error: str, protocol: str) -> None:
         inbound = InboundMessage(
             device=device, protocol=protocol, data=data, received_at=datetime.now().astimezone(),

@@ -59,6 +59,7 @@ class DeviceConfig:
     tolerances: tuple[str, ...] = ()
     receive_timeout: float = 30.0
     reply_timeout: float = 15.0
+    download_orders: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ def parse_devices(raw: Any, source: str) -> tuple[DeviceConfig, ...]:
                 tolerances=tuple(str(t) for t in entry.get("tolerances", ())),
                 receive_timeout=float(entry.get("receive_timeout", 30.0)),
                 reply_timeout=float(entry.get("reply_timeout", 15.0)),
+                download_orders=bool(entry.get("download_orders", False)),
             )
         )
     return tuple(devices)

@@ -10,8 +10,8 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.link import AstmLink, Role

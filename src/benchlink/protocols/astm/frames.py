@@ -154,7 +154,8 @@ def _check_line_end(line_end: bytes, has_checksum: bool, tolerances: LinkToleran
     if line_end == b"" and tolerances.missing_checksum:
         return
     what = "after the checksum" if has_checksum else "after ETX/ETB"
-    shown = repr(line_end[:4]) + ("..." if len(line_end) > 4 else "")  # never echo message text
+    # Name control bytes only: anything else may be message text, which must not reach a log.
+    shown = repr(line_end[:8]) if all(b < 0x20 for b in line_end) else f"{len(line_end)} bytes of data"
     raise FrameError(
         f"frame must end with CR LF {what}, got {shown}; enable the cr_only_line_ends "
         "tolerance for instruments that end frames with CR or LF alone"

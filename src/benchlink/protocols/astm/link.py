@@ -302,6 +302,29 @@ class AstmLink:
         """Ask the sending peer to stop: our next positive reply to a frame is EOT, not ACK."""
         self._interrupt_wanted = True
 
+    def connection_lost(self, now: float) -> list[LinkEvent]:
+        """The wire is gone (socket closed, serial port vanished).
+
+        Whatever was half received is handed back as ``MessageAbandoned`` so the caller can
+        quarantine it, and every queued outbound message fails: nothing leaves silently. The
+        link returns to neutral, as the standard's termination phase would leave it.
+        """
+        self._now = now
+        self._events = []
+        if self._frame is not None and self._msg_frames == 0 and len(self._frame) > 1:
+            self._msg_raw += self._frame
+            self._msg_frames = 1  # a lone unfinished frame is still bytes the operator must see
+        self._frame = None
+        self._trailer_at = -1
+        self._abandon_partial("connection lost")
+        while self._queue:
+            self._emit(SendFailed(self._queue.popleft(), "connection lost"))
+        self._frames = []
+        self._in.clear()
+        self._reset_session()
+        self._state = LinkState.IDLE  # a reset, not a protocol transition: the table has no wire left
+        return self._finish_call()
+
     # ------------------------------------------------------------------ plumbing
 
     def _move(self, trigger: Trigger) -> None:

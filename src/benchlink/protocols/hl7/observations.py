@@ -2,7 +2,7 @@
 
 This module is wire-level and depends on nothing else of benchlink: it yields
 :class:`Hl7Observation`, which keeps the HL7 facts the domain model has no slot for (coding
-system, alternate code, value type). :mod:`benchlink.protocols.hl7.results` turns them into
+system, alternate code, value type). :mod:`benchlink.drivers.hl7_results` turns them into
 domain :class:`~benchlink.core.model.Result` objects.
 
 Decisions (documented here because drivers and tests rely on them):
