@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchlink.protocols.hl7.results import observations
 from hl7apy.parser import parse_message as hl7apy_parse
 
 import hl7
 from benchlink.protocols.hl7.capture import read_hl7_capture
 from benchlink.protocols.hl7.message import decode_text, normalise_segments, parse_message
-from benchlink.protocols.hl7.results import observations
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ def test_sigkill_twenty_times_loses_nothing_acknowledged(tmp_path: Path) -> None
     kills = 0
     while kills < KILLS:
         serve = start_serve(home)
-        assert wait_for(lambda: port_open(port) or serve.poll() is not None, 30), "serve did not come up"
+        assert wait_for(lambda s=serve: port_open(port) or s.poll() is not None, 30), "serve did not come up"
         assert serve.poll() is None, serve.communicate()
         sim = subprocess.Popen(
             [sys.executable, "-m", "benchlink", "simulate", "--connect", f"127.0.0.1:{port}", "--count", "400",

@@ -9,9 +9,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from tests.helpers import SENTINEL_LAST, SENTINEL_NAME, benchlink, free_port, port_open, start_serve, wait_for, \
-    write_tcp_config
+from tests.helpers import (
+    SENTINEL_LAST,
+    SENTINEL_NAME,
+    benchlink,
+    free_port,
+    port_open,
+    start_serve,
+    wait_for,
+    write_tcp_config,
+)
 
 
 @pytest.fixture
@@ -77,7 +84,7 @@ def test_serve_and_simulate_store_encrypt_and_export(served) -> None:
 
 
 def test_status_reports_running_devices(served) -> None:
-    home, port, proc = served
+    home, _port, proc = served
     assert wait_for(lambda: (home / "status.json").exists(), 10)
     status = benchlink(home, "status")
     assert "chem-1" in status.stdout and "listening" in status.stdout

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import gc
+import itertools
+import time
+import weakref
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QTableView
 
 from benchlink.gui.models.results_model import COLUMN_KEYS, UNMAPPED_BRUSH, ResultsModel
@@ -156,3 +160,51 @@ def test_a_failing_query_is_reported_not_retried_in_a_loop(
     qtbot.waitUntil(lambda: bool(failures), timeout=5000)
     assert "ValueError" in failures[0]
     assert not model.canFetchMore()
+
+
+class SlowStore(CountingStore):
+    """The real store behind a slow disk: every read takes 300 ms."""
+
+    def results_page(self, flt: ResultFilter, after: int | None = None, limit: int = 100) -> list[Any]:
+        time.sleep(0.3)
+        return super().results_page(flt, after=after, limit=limit)
+
+    def count_results(self, flt: ResultFilter) -> int:
+        time.sleep(0.3)
+        return super().count_results(flt)
+
+
+def test_a_slow_database_never_blocks_the_gui_thread(qtbot: Any, store: Store, runner: QueryRunner) -> None:
+    seed_results(store, 20)
+    model = ResultsModel(SlowStore(store), runner, page_size=10)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    started = time.perf_counter()
+    model.set_filter(ResultFilter())
+    model.notify_new_results()
+    assert time.perf_counter() - started < 0.1  # returned before any read finished
+    assert model.rowCount() == 0 and model.is_loading
+    settle(qtbot, model)
+    timer.stop()
+    assert model.rowCount() == 10
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert len(ticks) > 10 and max(gaps) < 0.2  # Qt kept painting while the reads ran
+
+
+def test_query_thread_never_holds_the_model(qtbot: Any, store: Store, loop: Any) -> None:
+    """If the worker held the last reference, Qt would destroy the model on the wrong thread."""
+    seed_results(store, 5)
+    runner = QueryRunner()
+    model = ResultsModel(SlowStore(store), runner)
+    model.set_filter(ResultFilter())
+    qtbot.waitUntil(lambda: runner.busy, timeout=2000)  # the read is running on the worker now
+    ref = weakref.ref(model)
+    del model
+    runner.close()  # the window closing while a slow read is still running
+    qtbot.wait(50)
+    gc.collect()
+    assert ref() is None  # released here, on the GUI thread, while the read is still in flight
+    qtbot.wait(400)  # let the worker finish; nothing may call back into the dead model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -99,6 +100,8 @@ def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) ->
     # It ran in the given home (database and window state side by side) and shut down cleanly.
     assert (home / "benchlink.db").exists()
     assert (home / "gui.ini").exists()
+    status = json.loads((home / "status.json").read_text(encoding="utf-8"))
+    assert status["running"] is False  # the engine was stopped, not abandoned, when the window closed
     if os.environ.get("BENCHLINK_UPDATE_SCREENSHOTS") == "1":
         DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, DOCS_SHOT)

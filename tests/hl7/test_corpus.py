@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from benchlink.core.model import Result
+from benchlink.drivers.hl7_results import observations
 from benchlink.protocols.hl7.capture import read_hl7_capture
 from benchlink.protocols.hl7.message import Hl7Message, parse_message
 from benchlink.protocols.hl7.observations import attachments, read_observations
-from benchlink.drivers.hl7_results import observations
 
 
 def _by_code(results: list[Result]) -> dict[str, Result]:

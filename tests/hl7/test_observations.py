@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from benchlink.core.model import ResultKind
+from benchlink.drivers.hl7_results import observations
 from benchlink.protocols.hl7.errors import Hl7DecodeError
 from benchlink.protocols.hl7.message import parse_message
 from benchlink.protocols.hl7.observations import (
@@ -15,7 +16,6 @@ from benchlink.protocols.hl7.observations import (
     parse_timestamp,
     read_observations,
 )
-from benchlink.drivers.hl7_results import observations
 
 
 def seg(*lines: str) -> bytes:

@@ -7,12 +7,13 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
+from tests.helpers import free_port
+
 from benchlink.runtime.bootstrap import open_store
 from benchlink.runtime.engine import Engine
 from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
 from benchlink.runtime.simulator import build_message, send_messages
 from benchlink.transports.tcp import open_tcp_channel
-from tests.helpers import free_port
 
 
 def settings_for(tmp_path: Path, devices: tuple[DeviceConfig, ...]) -> Settings:

@@ -8,8 +8,6 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.bootstrap import open_store

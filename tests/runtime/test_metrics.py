@@ -5,12 +5,13 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
+from tests.helpers import free_port
+
 from benchlink.runtime.bootstrap import open_store
 from benchlink.runtime.engine import Engine
 from benchlink.runtime.settings import DeviceConfig, TransportConfig, load_settings
 from benchlink.runtime.simulator import build_message, send_messages
 from benchlink.transports.tcp import open_tcp_channel
-from tests.helpers import free_port
 
 
 def test_metrics_endpoint_reports_device_counters(tmp_path: Path) -> None:
@@ -37,7 +38,8 @@ def test_metrics_endpoint_reports_device_counters(tmp_path: Path) -> None:
 
     text = asyncio.run(scenario())
     assert "# TYPE benchlink_device_messages_total counter" in text
-    messages = [line for line in text.splitlines() if line.startswith('benchlink_device_messages_total{device="chem-1"')]
+    prefix = 'benchlink_device_messages_total{device="chem-1"'
+    messages = [line for line in text.splitlines() if line.startswith(prefix)]
     assert messages == ['benchlink_device_messages_total{device="chem-1"} 1']
     assert 'benchlink_device_results_total{device="chem-1"} 4' in text
     assert 'benchlink_device_state{device="chem-1",state="listening"} 1' in text

@@ -146,7 +146,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({**status, "age_seconds": round(age, 1)}, indent=2))
         return 0
     running = bool(status.get("running")) and age < 10
-    print(f"serve pid {status.get('pid')} — {'running' if running else 'not running (last seen %.0f s ago)' % age}")
+    print(f"serve pid {status.get('pid')} — {'running' if running else f'not running (last seen {age:.0f} s ago)'}")
     devices = status.get("devices")
     rows = devices if isinstance(devices, list) else []
     print(f"{'device':<20} {'state':<11} {'messages':>8} {'results':>8} {'errors':>6}  detail")

@@ -21,7 +21,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchlink",
-        description="Benchlink connects laboratory analyzers (ASTM, HL7) to your LIS. Without a command it opens the window.",
+        description="Benchlink connects laboratory analyzers (ASTM, HL7) to your LIS. "
+        "Without a command it opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"benchlink {__version__}")
     _common(parser)

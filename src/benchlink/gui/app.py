@@ -11,7 +11,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import qasync
 import structlog
@@ -19,6 +19,10 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from benchlink.gui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from benchlink.runtime.engine import Engine
+    from benchlink.runtime.settings import Settings
 
 _log = structlog.get_logger("benchlink.gui")
 
@@ -47,7 +51,7 @@ def window_settings(home: Path) -> QSettings:
 
 
 async def _run_window(
-    engine: Any, home: Path, screenshot: Path | None, quit_after: float | None
+    engine: Engine, home: Path, screenshot: Path | None, quit_after: float | None
 ) -> int:
     window = MainWindow(engine, settings=window_settings(home))
     closed = asyncio.Event()
@@ -69,6 +73,7 @@ async def _run_window(
         window.statusBar().showMessage(f"The engine did not start: {exc}")
     window.devices_model.set_snapshots(engine.snapshots())
 
+    quitter: asyncio.Task[None] | None = None
     if quit_after is not None:
         async def grab_and_quit() -> None:
             nonlocal exit_code
@@ -86,14 +91,14 @@ async def _run_window(
     finally:
         wakeup.stop()
         signal.signal(signal.SIGINT, previous_sigint)
-        if quit_after is not None and not quitter.done():
+        if quitter is not None and not quitter.done():
             quitter.cancel()
         await window.wait_for_commands()
         await engine.stop()
     return exit_code
 
 
-def run_gui(settings: Any, screenshot: Path | None = None, quit_after: float | None = None) -> int:
+def run_gui(settings: Settings, screenshot: Path | None = None, quit_after: float | None = None) -> int:
     """Run the desktop app until its window closes; returns the process exit code.
 
     With `quit_after`, the window closes itself after that many seconds, first saving a
@@ -107,8 +112,6 @@ def run_gui(settings: Any, screenshot: Path | None = None, quit_after: float | N
     store = open_store(settings)
     try:
         engine = build_engine(settings, store)
-        return int(qasync.run(_run_window(engine, Path(settings.home), screenshot, quit_after)))
+        return int(qasync.run(_run_window(engine, settings.home, screenshot, quit_after)))
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        store.engine.dispose()  # close pooled connections before the process exits

@@ -25,10 +25,16 @@ class QueryRunner:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="benchlink-gui-query")
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._running = 0
 
     @property
     def pending(self) -> int:
         return len(self._tasks)
+
+    @property
+    def busy(self) -> bool:
+        """True while a query is executing on the worker thread."""
+        return self._running > 0
 
     def submit(
         self,
@@ -41,9 +47,16 @@ class QueryRunner:
             return
         loop = asyncio.get_running_loop()
 
+        def counted() -> T:
+            self._running += 1
+            try:
+                return query()
+            finally:
+                self._running -= 1
+
         async def run() -> None:
             try:
-                value = await loop.run_in_executor(self._executor, query)
+                value = await loop.run_in_executor(self._executor, counted)
             except Exception as exc:  # noqa: BLE001 - a failed read must not kill the window
                 # Only the type: driver messages can echo bound parameters, i.e. patient IDs.
                 _log.warning("gui_query_failed", error_type=type(exc).__name__)

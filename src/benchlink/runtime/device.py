@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from benchlink.core.driver import Driver
 from benchlink.core.events import EventBus, TraceChunk
@@ -16,6 +18,7 @@ from benchlink.core.status import DeviceState
 from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.astm_session import AstmSession, tolerances_from
 from benchlink.runtime.counters import DeviceHealth
+from benchlink.runtime.hl7_session import Hl7Session
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.runtime.orders import OrderService
@@ -146,14 +149,23 @@ class DeviceRunner:
         self.health.set_state(DeviceState.CONNECTED, channel.peer)
         log.info("connected", device=self.config.name, peer=channel.peer)
 
+        if self.driver.info.protocol == "hl7":
+            hl7 = Hl7Session(channel, device=self.config.name, driver=self.driver,
+                             encoding=self.config.encoding or None,
+                             ingestor=self.ingestor, health=self.health, trace=self._trace, orders=self.orders)
+            await self._guarded(channel, hl7.run())
+            return
         session = AstmSession(
-            channel, device=self.config.name, driver=self.driver, encoding=self.config.encoding,
+            channel, device=self.config.name, driver=self.driver, encoding=self.config.encoding or "latin-1",
             tolerances=self.tolerances, timers=self.timers, ingestor=self.ingestor, health=self.health,
             trace=self._trace,
             orders=self.orders, download_orders=self.config.download_orders,
         )
+        await self._guarded(channel, session.run())
+
+    async def _guarded(self, channel: Channel, run: Coroutine[Any, Any, None]) -> None:
         try:
-            await session.run()
+            await run
         except asyncio.CancelledError:
             raise
         except Exception as exc:

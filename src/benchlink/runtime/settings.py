@@ -54,7 +54,7 @@ class DeviceConfig:
     driver: str = "astm"
     enabled: bool = True
     profile: str = ""
-    encoding: str = "latin-1"
+    encoding: str = ""  # "" = the protocol's default: latin-1 for ASTM, MSH-18 for HL7
     transport: TransportConfig = field(default_factory=TransportConfig)
     tolerances: tuple[str, ...] = ()
     receive_timeout: float = 30.0
@@ -161,7 +161,7 @@ def parse_devices(raw: Any, source: str) -> tuple[DeviceConfig, ...]:
                 driver=str(entry.get("driver", "astm")),
                 enabled=bool(entry.get("enabled", True)),
                 profile=str(entry.get("profile", "")),
-                encoding=str(entry.get("encoding", "latin-1")),
+                encoding=str(entry.get("encoding", "")),
                 transport=transport,
                 tolerances=tuple(str(t) for t in entry.get("tolerances", ())),
                 receive_timeout=float(entry.get("receive_timeout", 30.0)),

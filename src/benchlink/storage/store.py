@@ -12,12 +12,12 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_, union, update
+from sqlalchemy import ColumnElement, false, func, literal, or_, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -25,7 +25,7 @@ from benchlink.core.model import Result, ResultKind
 from benchlink.storage.audit import AuditLog
 from benchlink.storage.database import WRITE_OPTION
 from benchlink.storage.migrator import migrate as _migrate
-from benchlink.storage.schema import exports, quarantine, raw_messages, results
+from benchlink.storage.schema import UtcDateTime, exports, quarantine, raw_messages, results
 
 DECODE_STATUSES = frozenset({"ok", "quarantined", "empty"})
 QUARANTINE_STATES = frozenset({"open", "retried", "dismissed"})
@@ -364,15 +364,26 @@ class Store:
         Order is (received_at DESC, id DESC): ids follow arrival, so this is "newest first", and
         every results index ends in those two columns, so any single filter, alone or with a date
         range, walks one index and stops after ``limit`` rows. ``after`` is the last id shown; its
-        received_at is looked up by primary key to continue the walk.
+        received_at is looked up by primary key first (one extra indexed read) to continue the walk.
         """
         if limit <= 0:
             raise ValueError("limit must be positive")
         c = results.c
-        conds = self._conditions(flt, with_test=False)
-        if after is not None:
-            after_at = select(c.received_at).where(c.id == after).scalar_subquery()
-            conds.append(tuple_(c.received_at, c.id) < tuple_(after_at, literal(after)))
+        if after is None:
+            conds = self._conditions(flt, with_test=False)
+        else:
+            with self._engine.connect() as conn:
+                after_at = conn.execute(select(c.received_at).where(c.id == after)).scalar_one_or_none()
+            if after_at is None:
+                return select(results).where(false()).limit(limit)  # unknown row: nothing follows it
+            # Give the planner ONE upper bound: the keyset position or `until`, whichever is tighter.
+            # With both, SQLite bounds the index walk by `until` and filters the rest row by row.
+            tighter = flt.until is None or after_at < flt.until
+            conds = self._conditions(replace(flt, until=None) if tighter else flt, with_test=False)
+            if tighter:
+                conds.append(
+                    tuple_(c.received_at, c.id) < tuple_(literal(after_at, UtcDateTime()), literal(after))
+                )
         order = (c.received_at.desc(), c.id.desc())
         if flt.test is None:
             return select(results).where(*conds).order_by(*order).limit(limit)

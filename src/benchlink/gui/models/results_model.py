@@ -53,6 +53,26 @@ def is_unmapped(row: Any) -> bool:
     return not getattr(row, "lis_code", "")
 
 
+def rows_newer_than(source: ResultsSource, flt: Any, top_id: int, page_size: int) -> list[Any] | None:
+    """Runs on the query thread: walk newest-first pages down to the row already on top.
+
+    None means more than MAX_PREPEND arrived; splicing that many in is slower than a reset.
+    """
+    newer: list[Any] = []
+    after: int | None = None
+    while True:
+        page = source.results_page(flt, after=after, limit=page_size)
+        for row in page:
+            if row.id <= top_id:
+                return newer
+            newer.append(row)
+        if len(page) < page_size:
+            return newer
+        if len(newer) >= MAX_PREPEND:
+            return None
+        after = page[-1].id
+
+
 class ResultsModel(QAbstractTableModel):
     total_changed = Signal(int)
     loading_changed = Signal(bool)
@@ -131,11 +151,14 @@ class ResultsModel(QAbstractTableModel):
         if self.canFetchMore(parent):
             self._request_page(self._rows[-1].id if self._rows else None)
 
+    # The callables handed to the query thread capture only the source and plain values, never
+    # `self`: if the worker dropped the last reference to this QObject, Qt would destroy it (and
+    # its timer) on the wrong thread and crash later.
     def _request_page(self, after: int | None) -> None:
-        generation, flt, limit = self._generation, self._filter, self._page_size
+        generation, flt, limit, source = self._generation, self._filter, self._page_size, self._source
         self._set_paging(True)
         self._runner.submit(
-            lambda: self._source.results_page(flt, after=after, limit=limit),
+            lambda: source.results_page(flt, after=after, limit=limit),
             lambda page: self._page_arrived(generation, page),
             lambda exc: self._failed(generation, exc),
         )
@@ -156,9 +179,9 @@ class ResultsModel(QAbstractTableModel):
         self._set_paging(False)
 
     def _request_count(self) -> None:
-        generation, flt = self._generation, self._filter
+        generation, flt, source = self._generation, self._filter, self._source
         self._runner.submit(
-            lambda: self._source.count_results(flt),
+            lambda: source.count_results(flt),
             lambda total: self._count_arrived(generation, total),
             lambda exc: self._failed(generation, exc),
         )
@@ -179,30 +202,15 @@ class ResultsModel(QAbstractTableModel):
                 self.set_filter(self._filter)  # was empty; simply read the first page again
             return
         generation, flt, top_id = self._generation, self._filter, self._rows[0].id
+        source, limit = self._source, self._page_size
         self._refreshing = True
         self.loading_changed.emit(True)
         self._runner.submit(
-            lambda: self._rows_newer_than(flt, top_id),
+            lambda: rows_newer_than(source, flt, top_id, limit),
             lambda rows: self._newer_arrived(generation, rows),
             lambda exc: self._failed(generation, exc),
         )
         self._request_count()
-
-    def _rows_newer_than(self, flt: Any, top_id: int) -> list[Any] | None:
-        """Runs on the query thread: walk newest-first pages down to the row already on top."""
-        newer: list[Any] = []
-        after: int | None = None
-        while True:
-            page = self._source.results_page(flt, after=after, limit=self._page_size)
-            for row in page:
-                if row.id <= top_id:
-                    return newer
-                newer.append(row)
-            if len(page) < self._page_size:
-                return newer
-            if len(newer) >= MAX_PREPEND:
-                return None  # too many to splice in; the caller resets
-            after = page[-1].id
 
     def _newer_arrived(self, generation: int, rows: list[Any] | None) -> None:
         if generation != self._generation:
