@@ -21,6 +21,7 @@ from benchlink.protocols.astm.link import AstmLink, LinkTimers, LinkTolerances, 
 from benchlink.protocols.astm.link_state import LinkState
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.ingest import Ingestor
+from benchlink.runtime.limits import DropConnection, EdgeLimits
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.runtime.orders import OrderService, Outbound
 from benchlink.transports.base import Channel
@@ -59,12 +60,22 @@ class AstmSession:
         orders: OrderService | None = None,
         download_orders: bool = False,
         download_interval: float = 5.0,
+        limits: EdgeLimits | None = None,
     ) -> None:
         self.channel = channel
         self.device = device
         self.driver = driver
         self.encoding = encoding
-        self.link = AstmLink(Role.HOST, tolerances=tolerances, timers=timers or LinkTimers())
+        self.limits = limits or EdgeLimits()
+        self.link = AstmLink(Role.HOST, tolerances=tolerances, timers=timers or LinkTimers(),
+                             max_frame_bytes=max(self.limits.max_frame_bytes, 256),
+                             max_message_bytes=self.limits.max_message_bytes)
+        now = asyncio.get_running_loop().time()
+        self.last_progress = now
+        self._last_bytes = now
+        self._bytes_since_progress = 0
+        self._noise = 0
+        self._rejects = 0
         self.ingestor = ingestor
         self.health = health
         self.trace = trace
@@ -78,9 +89,43 @@ class AstmSession:
         self._loop = asyncio.get_running_loop()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except DropConnection as exc:
+            self.health.bump("errors")
+            log.warning("connection dropped: limit exceeded", device=self.device, peer=self.channel.peer,
+                        reason=exc.reason)
+            await self._handle_quietly(self.link.connection_lost(self._loop.time()))
+
+    async def _handle_quietly(self, events: list[astm_link.LinkEvent]) -> None:
+        try:
+            await self._handle(events)
+        except DropConnection:
+            pass
+
+    def _edge_deadline(self) -> float | None:
+        candidates = []
+        if self.limits.progress_timeout and self._bytes_since_progress:
+            candidates.append(self.last_progress + self.limits.progress_timeout)
+        if self.limits.idle_timeout:
+            candidates.append(self._last_bytes + self.limits.idle_timeout)
+        return min(candidates) if candidates else None
+
+    def _check_edge(self, now: float) -> None:
+        if (self.limits.progress_timeout and self._bytes_since_progress
+                and now - self.last_progress >= self.limits.progress_timeout):
+            raise DropConnection(f"{self._bytes_since_progress} bytes in {now - self.last_progress:.0f} s without "
+                                 f"a complete frame (progress_timeout={self.limits.progress_timeout:g} s)")
+        if self.limits.idle_timeout and now - self._last_bytes >= self.limits.idle_timeout:
+            raise DropConnection(f"silent for {now - self._last_bytes:.0f} s (idle_timeout)")
+
+    async def _run(self) -> None:
         loop = self._loop
         while True:
             deadline = self.link.next_deadline()
+            edge = self._edge_deadline()
+            if edge is not None:
+                deadline = edge if deadline is None else min(deadline, edge)
             if self.download_orders:
                 await self._maybe_download()
                 wake = self._next_download
@@ -89,12 +134,16 @@ class AstmSession:
             try:
                 data = await asyncio.wait_for(self.channel.read(), timeout)
             except TimeoutError:
+                self._check_edge(loop.time())
                 await self._handle(self.link.handle_timer(loop.time()))
                 await self._flush()
                 continue
             if not data:
                 await self._handle(self.link.connection_lost(loop.time()))
                 break
+            self._last_bytes = loop.time()
+            self._bytes_since_progress += len(data)
+            self._check_edge(self._last_bytes)
             self.health.bump("bytes_in", len(data))
             self.trace("in", data)
             await self._handle(self.link.receive_data(data, loop.time()))
@@ -128,8 +177,28 @@ class AstmSession:
             self.channel.write(out)
             await self.channel.drain()
 
+    def _progress(self) -> None:
+        self.last_progress = self._loop.time()
+        self._bytes_since_progress = 0
+        self._rejects = 0
+
     async def _handle(self, events: list[astm_link.LinkEvent]) -> None:
         for event in events:
+            if isinstance(event, astm_link.NoiseDiscarded):
+                self._noise += len(event.data)
+                if self._noise > self.limits.max_noise_bytes:
+                    raise DropConnection(f"{self._noise} bytes outside any frame (max_noise_bytes="
+                                         f"{self.limits.max_noise_bytes})")
+                continue
+            if isinstance(event, astm_link.FrameRejected):
+                self._rejects += 1
+                self.health.bump("naks")
+                log.warning("frame rejected", device=self.device, reason=event.reason)
+                if self._rejects > self.limits.max_rejected_frames:
+                    raise DropConnection(f"{self._rejects} frames rejected in a row "
+                                         f"(max_rejected_frames={self.limits.max_rejected_frames})")
+                continue
+            self._progress()
             if isinstance(event, astm_link.TransferStarted):
                 self.health.set_state(DeviceState.SENDING if event.outbound else DeviceState.RECEIVING)
             elif isinstance(event, astm_link.MessageReceived):
@@ -137,7 +206,14 @@ class AstmSession:
                 if self._pending and not self._pending.endswith(b"\r"):
                     self._pending += b"\r"
                 self._pending += text
-                if _ends_with_terminator(bytes(self._pending)):
+                if self._pending.count(b"\r") > self.limits.max_records:
+                    message = bytes(self._pending)
+                    self._pending.clear()
+                    await self.ingestor.quarantine(
+                        self.device, message, f"message has more than {self.limits.max_records} records "
+                        "(max_records); raise the device's limit if this analyzer really sends that many", "astm")
+                    self.link.accept_message(self._loop.time())
+                elif _ends_with_terminator(bytes(self._pending)):
                     message = bytes(self._pending)
                     self._pending.clear()
                     decoded = await self._commit(message, complete=True)
@@ -172,9 +248,6 @@ class AstmSession:
                     await self.ingestor.quarantine(
                         self.device, partial, f"incomplete message dropped by the link: {event.reason}", "astm"
                     )
-            elif isinstance(event, astm_link.FrameRejected):
-                self.health.bump("naks")
-                log.warning("frame rejected", device=self.device, reason=event.reason)
             elif isinstance(event, astm_link.Retransmitted):
                 self.health.bump("retransmissions")
             elif isinstance(event, astm_link.MessageSent):

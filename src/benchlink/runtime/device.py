@@ -19,6 +19,7 @@ from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.astm_session import AstmSession, tolerances_from
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.hl7_session import Hl7Session
+from benchlink.runtime.limits import RateLimiter
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.runtime.orders import OrderService
@@ -76,6 +77,8 @@ class DeviceRunner:
         self._active: Channel | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.port: int = config.transport.port
+        self._rates: dict[str, RateLimiter] = {}  # per peer address: a flood from one host cannot lock out another
+        self._session: AstmSession | Hl7Session | None = None
         self.listening = asyncio.Event()
 
     def _publish(self, snapshot: object) -> None:
@@ -128,11 +131,29 @@ class DeviceRunner:
             log.warning("connection refused: peer not in allow-list", device=self.config.name, peer=channel.peer)
             await channel.close()
             return
-        if self._active is not None:
-            log.warning("second connection refused: one connection per device", device=self.config.name,
-                        peer=channel.peer)
+        if len(self._rates) > 4096:  # bounded even against a spoofed-address flood
+            self._rates.clear()
+        if not self._rates.setdefault(peer_host, RateLimiter(self.config.limits.max_connections_per_minute)).allow():
+            log.warning("connection refused: too many new connections", device=self.config.name, peer=channel.peer,
+                        limit_per_minute=self.config.limits.max_connections_per_minute)
             await channel.close()
             return
+        if self._active is not None:
+            stale = self._session is not None and (
+                asyncio.get_running_loop().time() - self._session.last_progress >= self.config.limits.supersede_after)
+            if not stale:
+                log.warning("second connection refused: one connection per device", device=self.config.name,
+                            peer=channel.peer)
+                await channel.close()
+                return
+            log.warning("idle connection replaced by a new one", device=self.config.name,
+                        old_peer=self._active.peer, peer=channel.peer)
+            old = self._active
+            await old.close()
+            for _ in range(50):
+                if self._active is not old:
+                    break
+                await asyncio.sleep(0.02)
         self._active = channel
         task = asyncio.current_task()
         if task is not None:
@@ -152,16 +173,21 @@ class DeviceRunner:
         if self.driver.info.protocol == "hl7":
             hl7 = Hl7Session(channel, device=self.config.name, driver=self.driver,
                              encoding=self.config.encoding or None,
-                             ingestor=self.ingestor, health=self.health, trace=self._trace, orders=self.orders)
+                             ingestor=self.ingestor, health=self.health, trace=self._trace, orders=self.orders,
+                             limits=self.config.limits)
+            self._session = hl7
             await self._guarded(channel, hl7.run())
+            self._session = None
             return
         session = AstmSession(
             channel, device=self.config.name, driver=self.driver, encoding=self.config.encoding or "latin-1",
             tolerances=self.tolerances, timers=self.timers, ingestor=self.ingestor, health=self.health,
             trace=self._trace,
-            orders=self.orders, download_orders=self.config.download_orders,
+            orders=self.orders, download_orders=self.config.download_orders, limits=self.config.limits,
         )
+        self._session = session
         await self._guarded(channel, session.run())
+        self._session = None
 
     async def _guarded(self, channel: Channel, run: Coroutine[Any, Any, None]) -> None:
         try:

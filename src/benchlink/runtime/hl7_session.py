@@ -22,6 +22,7 @@ from benchlink.protocols.hl7.message import Hl7Message, parse_message
 from benchlink.protocols.hl7.mllp import MllpFramer, MllpMessage, MllpNoise, MllpOverflow, frame
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.ingest import Ingestor
+from benchlink.runtime.limits import DropConnection, EdgeLimits
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.runtime.orders import OrderService
 from benchlink.transports.base import Channel
@@ -50,7 +51,7 @@ class Hl7Session:
         health: DeviceHealth,
         trace: Callable[[str, bytes], None],
         orders: OrderService | None = None,
-        max_message_bytes: int = 4 * 1024 * 1024,
+        limits: EdgeLimits | None = None,
     ) -> None:
         self.channel = channel
         self.device = device
@@ -60,28 +61,62 @@ class Hl7Session:
         self.health = health
         self.trace = trace
         self.orders = orders
-        self.framer = MllpFramer(max_message_bytes=max_message_bytes)
+        self.limits = limits or EdgeLimits()
+        self.framer = MllpFramer(max_message_bytes=self.limits.max_message_bytes,
+                                 max_noise_bytes=self.limits.max_noise_bytes)
+        self._loop = asyncio.get_running_loop()
+        self.last_progress = self._loop.time()
+        self._last_bytes = self.last_progress
+        self._noise = 0
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except DropConnection as exc:
+            self.health.bump("errors")
+            log.warning("connection dropped: limit exceeded", device=self.device, peer=self.channel.peer,
+                        reason=exc.reason)
+
+    def _timeout(self) -> float | None:
+        now = self._loop.time()
+        candidates = []
+        if self.limits.progress_timeout and self.framer.in_message:
+            candidates.append(self.last_progress + self.limits.progress_timeout - now)
+        if self.limits.idle_timeout:
+            candidates.append(self._last_bytes + self.limits.idle_timeout - now)
+        return max(0.0, min(candidates)) if candidates else None
+
+    async def _run(self) -> None:
         while True:
-            data = await self.channel.read()
+            try:
+                data = await asyncio.wait_for(self.channel.read(), self._timeout())
+            except TimeoutError:
+                if self.framer.in_message:
+                    raise DropConnection(f"{self.framer.buffered} bytes without a complete MLLP frame for "
+                                         f"{self.limits.progress_timeout:g} s (progress_timeout)") from None
+                raise DropConnection("silent past idle_timeout") from None
             if not data:
                 if self.framer.in_message:
                     self.health.bump("errors")
                     log.warning("connection closed inside an MLLP frame", device=self.device,
                                 buffered=self.framer.buffered)
                 return
+            self._last_bytes = self._loop.time()
             self.health.bump("bytes_in", len(data))
             self.trace("in", data)
             for event in self.framer.feed(data):
                 if isinstance(event, MllpMessage):
+                    self.last_progress = self._loop.time()
                     await self._on_message(event.payload)
                 elif isinstance(event, MllpOverflow):
                     self.health.bump("errors")
                     log.warning("MLLP message discarded", device=self.device, reason=event.reason,
                                 discarded=event.discarded)
                 elif isinstance(event, MllpNoise):
+                    self._noise += len(event.data)
                     log.info("bytes outside MLLP frames ignored", device=self.device, count=len(event.data))
+                    if self._noise > self.limits.max_noise_bytes:
+                        raise DropConnection(f"{self._noise} bytes outside MLLP frames (max_noise_bytes)")
 
     async def _send(self, payload: bytes) -> None:
         out = frame(payload)
@@ -102,6 +137,12 @@ class Hl7Session:
             await self._send(build_reject(payload, "message could not be parsed", control_id=_control_id(),
                                           timestamp=_timestamp()))
             self.health.set_state(DeviceState.CONNECTED)
+            return
+        if len(message.segments) > self.limits.max_records:
+            await self.ingestor.quarantine(self.device, payload, f"message has more than {self.limits.max_records} "
+                                           "segments (max_records)", "hl7")
+            await self._send(build_ack(message, "AE", "too many segments", control_id=_control_id(),
+                                       timestamp=_timestamp()))
             return
         kind = message.message_type.split("^")[0]
         if kind == "ACK":

@@ -15,6 +15,8 @@ from typing import Any
 
 import platformdirs
 
+from benchlink.runtime.limits import EdgeLimits, parse_limits
+
 TRANSPORT_KINDS = ("tcp-server", "tcp-client", "serial")
 DEMO_PORT = 15999
 
@@ -60,6 +62,7 @@ class DeviceConfig:
     receive_timeout: float = 30.0
     reply_timeout: float = 15.0
     download_orders: bool = False
+    limits: EdgeLimits = field(default_factory=EdgeLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,7 @@ def parse_devices(raw: Any, source: str) -> tuple[DeviceConfig, ...]:
                 receive_timeout=float(entry.get("receive_timeout", 30.0)),
                 reply_timeout=float(entry.get("reply_timeout", 15.0)),
                 download_orders=bool(entry.get("download_orders", False)),
+                limits=parse_limits(entry.get("limits", {}), f"{where} ({name}).limits"),
             )
         )
     return tuple(devices)
