@@ -27,8 +27,9 @@ def x_display(tmp_path: Path) -> Iterator[str]:
     read_fd, write_fd = os.pipe()
     log = (tmp_path / "xvfb.log").open("wb")
     # -displayfd lets Xvfb pick a free display and tell us which, so parallel runs never clash.
+    # -terminate ends the server when the app disconnects, so even a crashed pytest leaves none behind.
     proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        [xvfb, "-displayfd", str(write_fd), "-terminate", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
         pass_fds=(write_fd,), stdout=log, stderr=subprocess.STDOUT,
     )
     os.close(write_fd)

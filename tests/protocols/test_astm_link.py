@@ -600,6 +600,10 @@ def test_every_state_can_get_back_to_idle() -> None:
 
 def test_constructor_rejects_nonsense_limits() -> None:
     with pytest.raises(ValueError, match="max_text_per_frame"):
-        AstmLink(HOST, max_text_per_frame=500)
+        AstmLink(HOST, max_text_per_frame=0)
+    with pytest.raises(ValueError, match="max_text_per_frame"):
+        AstmLink(HOST, max_frame_bytes=4096, max_text_per_frame=5000)
+    # imitating an oversize sender (Mindray BS-240) is allowed within the frame bound
+    assert AstmLink(HOST, max_text_per_frame=3000).pending_outbound == 0
     with pytest.raises(ValueError, match="max_retries"):
         AstmLink(HOST, timers=LinkTimers(max_retries=0))

@@ -46,8 +46,10 @@ def register(sub: Any, common: Common) -> None:
     decode = sub.add_parser("decode", help="decode a capture file and print its messages")
     common(decode)
     decode.add_argument("file", type=Path)
-    decode.add_argument("--protocol", choices=["astm"], default="astm")
-    decode.add_argument("--encoding", default="latin-1")
+    decode.add_argument("--protocol", choices=["auto", "astm", "hl7"], default="auto",
+                        help="auto picks ASTM or HL7 from the content (default)")
+    decode.add_argument("--profile", help="decode with this driver instead of auto-detecting one")
+    decode.add_argument("--encoding", default="", help="text encoding (default: latin-1 for ASTM, MSH-18 for HL7)")
     decode.add_argument("--json", action="store_true")
     decode.set_defaults(handler=cmd_decode)
 
@@ -114,46 +116,69 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
-    from benchlink.drivers.astm_generic import GenericAstmDriver
-    from benchlink.protocols.astm.capture import read_capture
-    from benchlink.protocols.astm.errors import AstmDecodeError
-    from benchlink.protocols.astm.records import decode_message
+    from benchlink.core.driver import Driver
+    from benchlink.runtime.plugins import PluginManager
 
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         print(f"benchlink decode: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    pm = PluginManager()
+    driver: Driver
+    if args.profile:
+        try:
+            driver = pm.driver(args.profile)
+        except KeyError as exc:
+            print(f"benchlink decode: {exc.args[0]}", file=sys.stderr)
+            return 2
+        reason = "chosen with --profile"
+    else:
+        detected = pm.detect(data) if args.protocol == "auto" else None
+        if detected is None and args.protocol == "auto":
+            print(f"benchlink decode: {args.file.name}: neither ASTM nor HL7 v2 was recognised; check that the file "
+                  "is an analyzer capture (raw bytes, a serial-monitor log, or an HL7 file)", file=sys.stderr)
+            return 1
+        if detected is not None:
+            driver, reason = detected
+        else:
+            driver, reason = pm.driver(args.protocol), f"generic {args.protocol} driver (--protocol)"
+    print(f"{args.file.name}: driver {driver.info.name!r} — {reason}", file=sys.stderr)
+    codec = pm.codecs().get(driver.info.protocol)
+    if codec is None:
+        print(f"benchlink decode: no codec for protocol {driver.info.protocol!r}", file=sys.stderr)
+        return 2
     try:
-        capture = read_capture(data)
-    except AstmDecodeError as exc:
+        messages = codec.split_capture(data)
+    except ValueError as exc:
         print(f"benchlink decode: {args.file.name}: {exc}", file=sys.stderr)
         return 1
-    driver = GenericAstmDriver()
-    print(f"{args.file.name}: {capture.kind} capture, {len(capture.messages)} message(s), "
-          f"{capture.frames} frame(s), {capture.checksum_failures} checksum failure(s)", file=sys.stderr)
+    encoding = args.encoding or ("latin-1" if driver.info.protocol == "astm" else "")
+    print(f"{len(messages)} message(s)", file=sys.stderr)
     failures = 0
-    for index, text in enumerate(capture.messages, start=1):
+    for index, text in enumerate(messages, start=1):
         try:
-            message = decode_message(text, encoding=args.encoding)
-        except AstmDecodeError as exc:
+            decoded = driver.decode(text, encoding=encoding)
+        except ValueError as exc:
             failures += 1
             print(f"message {index}: cannot decode: {exc}", file=sys.stderr)
             continue
-        decoded = driver.to_domain(message)
         if args.json:
             print(json.dumps({
                 "message": index,
+                "driver": driver.info.name,
                 "sender": decoded.sender,
-                "records": [r.type for r in message.records],
                 "results": [{k: _jsonable(v) for k, v in asdict(r).items()} for r in decoded.results],
                 "queries": [asdict(q) for q in decoded.queries],
+                "warnings": list(decoded.warnings),
             }, ensure_ascii=False))
         else:
-            print(f"--- message {index}: sender {decoded.sender!r}, {len(message.records)} records, "
-                  f"{len(decoded.results)} results, {len(decoded.queries)} queries")
+            print(f"--- message {index}: sender {decoded.sender!r}, {len(decoded.results)} results, "
+                  f"{len(decoded.queries)} queries")
             for r in decoded.results:
-                print(f"  {r.sample_id:<14} {r.instrument_code:<10} {r.value:>10} {r.units:<8} {r.flags:<4} {r.status}")
+                kind = "" if r.kind == "patient" else f" [{r.kind}]"
+                print(f"  {r.sample_id:<14} {r.instrument_code:<10} {r.value:>10} {r.units:<8} {r.flags:<4} "
+                      f"{r.status}{kind}")
     return 1 if failures else 0
 
 

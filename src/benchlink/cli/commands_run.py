@@ -32,7 +32,14 @@ def register(sub: Any, common: Common) -> None:
 
     sim = sub.add_parser("simulate", help="act as an analyzer and send ASTM results to a Benchlink")
     common(sim)
-    sim.add_argument("--connect", required=True, metavar="HOST:PORT", help="where Benchlink listens")
+    target = sim.add_mutually_exclusive_group(required=True)
+    target.add_argument("--connect", metavar="HOST:PORT", help="where Benchlink listens (TCP)")
+    target.add_argument("--serial", metavar="PORT", help="serial port to send on, e.g. /dev/ttyUSB1 or COM4")
+    sim.add_argument("--baudrate", type=int, default=9600, help="serial speed (default 9600)")
+    sim.add_argument("--profile", default="generic-astm",
+                     help="analyzer to imitate: generic-astm, or a vendor profile (benchlink plugins lists them)")
+    sim.add_argument("--fault", default="none", help="inject a fault: none, corrupt, garbled-ack, drop, stall, "
+                     "garbage, oversize")
     sim.add_argument("--count", type=int, default=10, help="messages per analyzer (default 10)")
     sim.add_argument("--rate", type=float, default=0.0, help="messages per second per analyzer (0 = as fast as ACKs)")
     sim.add_argument("--concurrency", type=int, default=1, help="simulated analyzers in this process")
@@ -102,21 +109,55 @@ async def _serve(settings: Settings, duration: float | None) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from benchlink.runtime.simulator import SimulationReport, simulate_tcp
+    from benchlink.runtime.faults import Fault, FaultyChannel
+    from benchlink.runtime.plugins import PluginManager
+    from benchlink.runtime.simulator import SimulationReport, build_message, send_messages, simulate_profile
+    from benchlink.transports.base import Channel
+    from benchlink.transports.serial_port import open_serial_channel
+    from benchlink.transports.tcp import open_tcp_channel
 
-    host, _, port_text = str(args.connect).rpartition(":")
-    if not host or not port_text.isdigit():
-        print("benchlink simulate: --connect needs HOST:PORT, e.g. 127.0.0.1:15000", file=sys.stderr)
+    profiles = PluginManager().simulator_profiles()
+    if args.profile != "generic-astm" and args.profile not in profiles:
+        print(f"benchlink simulate: no profile {args.profile!r}; available: generic-astm, "
+              f"{', '.join(sorted(profiles))}", file=sys.stderr)
         return 2
-    port = int(port_text)
+    try:
+        fault = Fault(args.fault)
+    except ValueError:
+        print(f"benchlink simulate: unknown fault {args.fault!r}; use one of {', '.join(f.value for f in Fault)}",
+              file=sys.stderr)
+        return 2
+    host, port = "", 0
+    if args.connect:
+        host, _, port_text = str(args.connect).rpartition(":")
+        if not host or not port_text.isdigit():
+            print("benchlink simulate: --connect needs HOST:PORT, e.g. 127.0.0.1:15000", file=sys.stderr)
+            return 2
+        port = int(port_text)
+
+    async def open_channel() -> Channel:
+        if args.serial:
+            return await open_serial_channel(args.serial, baudrate=args.baudrate)
+        return await open_tcp_channel(host, port)
 
     async def one(index: int) -> SimulationReport:
         report = SimulationReport(ack_log=args.ack_log)
         prefix = args.prefix if args.concurrency == 1 else f"{args.prefix}{index:03d}-"
+        seed = None if args.seed is None else args.seed + index
         try:
-            await simulate_tcp(host, port, count=args.count, rate=args.rate, prefix=prefix, start=args.start,
-                               seed=None if args.seed is None else args.seed + index,
-                               patient_name=args.patient_name, report=report)
+            channel: Channel = await open_channel()
+            if fault is not Fault.NONE:
+                channel = FaultyChannel(channel, fault, seed=index, stall_seconds=35.0)
+            try:
+                if args.profile == "generic-astm":
+                    messages = [build_message(i, prefix=prefix, seed=seed, patient_name=args.patient_name)
+                                for i in range(args.start, args.start + args.count)]
+                    await send_messages(channel, messages, rate=args.rate, report=report)
+                else:
+                    await simulate_profile(channel, profiles[args.profile], count=args.count, start=args.start,
+                                           seed=seed, rate=args.rate, report=report)
+            finally:
+                await channel.close()
         except (OSError, TimeoutError) as exc:
             print(f"benchlink simulate: analyzer {index}: {exc}", file=sys.stderr)
         return report

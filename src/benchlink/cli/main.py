@@ -8,14 +8,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchlink import __version__
-from benchlink.cli import commands_data, commands_run
+from benchlink.cli import commands_data, commands_doctor, commands_run
 from benchlink.runtime.settings import ConfigError, Settings, load_settings
 
 
+def _options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--home", type=Path, default=default,
+                        help="folder for config.toml, database, logs, exports (BENCHLINK_HOME)")
+    parser.add_argument("--config", type=Path, default=default, help="configuration file (default: HOME/config.toml)")
+    parser.add_argument("--demo", action="store_true", default=default, help="add the built-in simulated analyzer")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", type=Path, help="folder for config.toml, database, logs, exports (BENCHLINK_HOME)")
-    parser.add_argument("--config", type=Path, help="configuration file (default: HOME/config.toml)")
-    parser.add_argument("--demo", action="store_true", default=None, help="add the built-in simulated analyzer")
+    """The global options again on each subcommand; SUPPRESS so that a value given before the
+    subcommand is not overwritten by the subcommand's own default."""
+    _options(parser, argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,10 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command it opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"benchlink {__version__}")
-    _common(parser)
+    _options(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands_run.register(sub, _common)
     commands_data.register(sub, _common)
+    commands_doctor.register(sub, _common)
     return parser
 
 

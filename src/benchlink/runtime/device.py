@@ -19,8 +19,8 @@ from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.astm_session import AstmSession, tolerances_from
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.hl7_session import Hl7Session
-from benchlink.runtime.limits import RateLimiter
 from benchlink.runtime.ingest import Ingestor
+from benchlink.runtime.limits import RateLimiter
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.runtime.orders import OrderService
 from benchlink.runtime.settings import DeviceConfig

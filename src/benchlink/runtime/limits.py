@@ -50,7 +50,7 @@ def parse_limits(raw: dict[str, Any], where: str) -> EdgeLimits:
     return EdgeLimits(**values)
 
 
-class DropConnection(Exception):  # noqa: N818 - it is a signal, not an error of ours
+class DropConnection(Exception):
     """Raised inside a session when the peer crossed a limit; the reason is logged."""
 
     def __init__(self, reason: str) -> None:

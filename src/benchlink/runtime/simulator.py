@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.link import AstmLink, Role
@@ -165,3 +166,57 @@ def build_message(index: int, *, prefix: str = "S", seed: int | None = None,
     rng = random.Random(seed * 1_000_003 + index)
     sample = make_sample(index, rng, prefix=prefix, patient_name=patient_name)
     return sample.sample_id, astm_message(sample, when=datetime(2026, 1, 1) + timedelta(seconds=index))
+
+
+async def send_hl7_messages(channel: Channel, messages: list[tuple[str, bytes]], *, rate: float = 0.0,
+                            report: SimulationReport | None = None, timeout: float = 30.0) -> SimulationReport:
+    """HL7 over MLLP: one message, then wait for its ACK (MSA-1 AA/CA counts as accepted)."""
+    from benchlink.protocols.hl7.mllp import MllpFramer, MllpMessage, frame
+
+    report = report or SimulationReport()
+    framer = MllpFramer()
+    for label, text in messages:
+        out = frame(text)
+        report.bytes_sent += len(out)
+        channel.write(out)
+        await channel.drain()
+        ack: bytes | None = None
+        while ack is None:
+            try:
+                data = await asyncio.wait_for(channel.read(), timeout)
+            except TimeoutError:
+                break
+            if not data:
+                break
+            for event in framer.feed(data):
+                if isinstance(event, MllpMessage):
+                    ack = event.payload
+        accepted = ack is not None and any(
+            line.startswith(b"MSA|") and line[4:6] in (b"AA", b"CA") for line in ack.split(b"\r"))
+        if accepted:
+            report.record_ack(label)
+        else:
+            report.failed.append(label)
+            break
+        if rate > 0:
+            await asyncio.sleep(1.0 / rate)
+    return report
+
+
+async def simulate_profile(channel: Channel, profile: SimulatorProfileLike, *, count: int, start: int = 1,
+                           seed: int | None = None, rate: float = 0.0,
+                           report: SimulationReport | None = None) -> SimulationReport:
+    """Send *count* messages shaped by a vendor profile (``benchlink simulate --profile NAME``)."""
+    messages = [profile.message(index, seed) for index in range(start, start + count)]
+    if profile.protocol == "hl7":
+        return await send_hl7_messages(channel, messages, rate=rate, report=report)
+    return await send_messages(channel, messages, rate=rate, report=report,
+                               max_text_per_frame=profile.max_text_per_frame)
+
+
+class SimulatorProfileLike(Protocol):
+    name: str
+    protocol: str
+    max_text_per_frame: int
+
+    def message(self, index: int, seed: int | None) -> tuple[str, bytes]: ...

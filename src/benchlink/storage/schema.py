@@ -250,6 +250,13 @@ users = Table(
     Column("password_hash", String(200), nullable=False, server_default=""),
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UtcDateTime, nullable=False),
+    # Added by revision 0003 (users and roles, issue 9).
+    Column("failed_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("password_changed_at", UtcDateTime, nullable=True),
+    Column("last_login_at", UtcDateTime, nullable=True),
+    Column("token_hash", String(200), nullable=False, server_default=""),  # service token, hashed
+    Column("token_created_at", UtcDateTime, nullable=True),
 )
 
 audit = Table(

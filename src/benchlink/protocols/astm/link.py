@@ -129,8 +129,10 @@ class AstmLink:
     ) -> None:
         if max_frame_bytes < MAX_TEXT_PER_FRAME + 8:
             raise ValueError(f"max_frame_bytes must be at least {MAX_TEXT_PER_FRAME + 8}")
-        if not 1 <= max_text_per_frame <= MAX_TEXT_PER_FRAME:
-            raise ValueError(f"max_text_per_frame must be 1..{MAX_TEXT_PER_FRAME}, got {max_text_per_frame}")
+        # Above 240 only to imitate non-conforming analyzers (Mindray BS-240 sends one 2.5 kB frame);
+        # such a sender needs a peer with the ``oversize_frames`` tolerance.
+        if not 1 <= max_text_per_frame <= max_frame_bytes - 8:
+            raise ValueError(f"max_text_per_frame must be 1..{max_frame_bytes - 8}, got {max_text_per_frame}")
         if timers.max_retries < 1:
             raise ValueError("timers.max_retries must be >= 1")
         self._role = Role(role)
