@@ -35,7 +35,7 @@ def _choose() -> None:
             cls.priority  # noqa: B018 - raises when the backend is not usable on this machine
             keyring.set_keyring(cls())
             return
-        except Exception:  # noqa: BLE001, S112 - try the next backend
+        except Exception:  # noqa: BLE001 - try the next backend
             continue
     keyring.set_keyring(keyring.backends.fail.Keyring())
 

@@ -77,5 +77,5 @@ def test_driver_conformance_fixture_fails_a_broken_driver(driver_conformance: Ca
     class NoName(GenericAstmDriver):
         info = DriverInfo(name="No Name", protocol="astm")
 
-    with pytest.raises(pytest.fail.Exception, match="info.name"):
+    with pytest.raises(pytest.fail.Exception, match=r"info\.name"):
         driver_conformance(NoName(), [b"H|\\^&\rP|1\rO|1|S1\rR|1|^^^GLU|5\rL|1\r"])

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from benchlink_mindray.bc5380 import Bc5380Driver
 
 from benchlink.runtime.plugins import PluginManager
 from benchlink.testing.replay import replay_capture
-from benchlink_mindray.bc5380 import Bc5380Driver
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = Path(os.environ.get("BENCHLINK_CORPUS", Path(__file__).resolve().parents[4] / "shared" / "corpus"))

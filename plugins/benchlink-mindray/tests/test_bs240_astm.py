@@ -2,52 +2,61 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
 from pathlib import Path
+
+import pytest
+from benchlink_mindray.bs240_astm import Bs240AstmDriver
 
 from benchlink.core.model import ResultKind
 from benchlink.protocols.astm.capture import read_capture
 from benchlink.runtime.plugins import PluginManager
 from benchlink.testing.replay import replay_capture
-from benchlink_mindray.bs240_astm import Bs240AstmDriver
 
-_spec = importlib.util.spec_from_file_location("mindray_conftest", Path(__file__).with_name("conftest.py"))
-assert _spec is not None and _spec.loader is not None
-_conf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_conf)
-FIXTURES: Path = _conf.FIXTURES
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = Path(os.environ.get("BENCHLINK_CORPUS", Path(__file__).resolve().parents[4] / "shared" / "corpus"))
 CAPTURE = "astm-framed/mindray-bs240__serial-log-tokenized-single-frame-per-sample.log"
 
 
+def _corpus(relative: str) -> Path:
+    path = CORPUS / relative
+    if not path.exists():
+        pytest.skip(f"corpus capture absent: {path} (set BENCHLINK_CORPUS)")
+    return path
+
+
 def test_the_real_log_decodes_every_message() -> None:
-    path = _conf.corpus_file(CAPTURE)
+    path = _corpus(CAPTURE)
     capture = read_capture(path.read_bytes())
     assert len(capture.messages) == 157
     assert capture.frames == len(capture.messages)  # one (big) frame per message
     report = replay_capture(Bs240AstmDriver(), path)
     assert not report.failures
-    assert len(report.results) > 1000
+    records = sum(m.count(b"\rR|") for m in capture.messages)
+    assert records > 500 and len(report.results) == records
     assert all(r.kind is ResultKind.PATIENT for r in report.results)  # H.12 PR
 
 
 def test_barcode_wins_and_sequence_numbers_that_keep_counting_do_not_matter() -> None:
-    report = replay_capture(Bs240AstmDriver(), _conf.corpus_file(CAPTURE))
+    report = replay_capture(Bs240AstmDriver(), _corpus(CAPTURE))
     first = report.decoded[0].results
     assert {r.sample_id for r in first} == {"25059239"}  # O.4 barcode, not O.3 "7^1^7"
     assert first[0].instrument_code == "P" and first[0].test_name == "Phosphorus"
     assert first[0].value == "2.837141" and first[0].numeric_value == 2.837141
     assert first[0].units == "mg/dL" and first[0].status == "F"
+    assert first[0].observed_at is not None and first[0].observed_at.isoformat() == "2025-07-01T17:20:02"
+    assert first[0].birth_date == "" and first[0].patient_name == ""  # empty "^^" components
 
 
 def test_calculated_tests_without_a_number_use_their_name() -> None:
-    report = replay_capture(Bs240AstmDriver(), _conf.corpus_file(CAPTURE))
+    report = replay_capture(Bs240AstmDriver(), _corpus(CAPTURE))
     codes = {r.instrument_code: r for r in report.decoded[0].results}
     assert {"Glo", "A/G", "AST/ALT"} <= set(codes)
     assert codes["Glo"].test_name == "Glo" and codes["Glo"].numeric_value == 26.597371
 
 
 def test_detection_picks_the_bs240_from_the_misspelt_sender() -> None:
-    found = PluginManager().detect(_conf.corpus_file(CAPTURE).read_bytes())
+    found = PluginManager().detect(_corpus(CAPTURE).read_bytes())
     assert found is not None and found[0].info.name == "mindray-bs240" and "Mindry" in found[1]
 
 

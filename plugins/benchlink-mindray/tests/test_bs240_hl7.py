@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchlink_mindray.bs240_hl7 import Bs240Hl7Driver
+
 from benchlink.core.driver import query_replies
 from benchlink.core.model import OrderRequest, ResultKind
 from benchlink.protocols.hl7.message import parse_message
 from benchlink.runtime.plugins import PluginManager
-from benchlink_mindray.bs240_hl7 import Bs240Hl7Driver
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from benchlink.core.driver import Driver
-from benchlink.testing import DriverConformance
 from benchlink_mindray.bc5380 import Bc5380Driver
 from benchlink_mindray.bs240_astm import Bs240AstmDriver
 from benchlink_mindray.bs240_hl7 import Bs240Hl7Driver
 from benchlink_mindray.simulate import PROFILES
+
+from benchlink.core.driver import Driver
+from benchlink.testing import DriverConformance
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DRIVERS = {"mindray-bs240": Bs240AstmDriver, "mindray-bs240-hl7": Bs240Hl7Driver, "mindray-bc5380": Bc5380Driver}

@@ -48,6 +48,6 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         except DiagnosticsError as exc:
             print(f"benchlink doctor: {exc}", file=sys.stderr)
             return 2
-        print(f"support bundle written to {args.bundle} ({len(members)} files, no patient data, secrets masked)",
-              file=sys.stderr)
+        print(f"support bundle written to {args.bundle} ({len(members)} files, "
+              "no patient data, secrets masked)", file=sys.stderr)
     return 0 if all(c.ok for c in checks) else 1

@@ -48,7 +48,8 @@ class ResultProcessor(Protocol):
     that raises is disabled and the result goes on unchanged.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def process(self, device: str, result: Result) -> Result: ...
 
@@ -64,10 +65,17 @@ class SimulatorProfile(Protocol):
     standard; Mindray BS sends a whole message in one frame).
     """
 
-    name: str
-    protocol: str
-    tolerances: tuple[str, ...]
-    max_text_per_frame: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def protocol(self) -> str: ...
+
+    @property
+    def tolerances(self) -> tuple[str, ...]: ...
+
+    @property
+    def max_text_per_frame(self) -> int: ...
 
     def message(self, index: int, seed: int | None) -> tuple[str, bytes]: ...
 

@@ -85,7 +85,7 @@ class GenericAstmDriver:
             patient = patient_block.view
             patient_id = self.patient_id(patient)
             patient_name = "^".join(part for part in patient.name if part)
-            birth_date = patient.birth_date_raw
+            birth_date = next((c.strip() for c in patient.components(8) if c.strip()), "")
             for order_block in patient_block.orders:
                 order = order_block.view
                 kind = whole if whole is not None else self.order_kind(order)

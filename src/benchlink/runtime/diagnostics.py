@@ -109,8 +109,9 @@ def check_key(ctx: DoctorContext) -> Check:
         path = Path(settings.key_file)
         if not path.exists():
             if db_exists:
-                return Check(name, False, f"key file {path} is missing but the database {settings.database_path} "
-                             "exists", f"restore {path} from your backup of the key (a new key cannot open the "
+                return Check(name, False,
+                             f"key file {path} is missing but the database {settings.database_path} exists",
+                             f"restore {path} from your backup of the key (a new key cannot open the "
                              "existing database)")
             parent = next((p for p in [path.parent, *path.parents] if p.exists()), path.parent)
             if not os.access(parent, os.W_OK):
@@ -144,12 +145,15 @@ def check_key(ctx: DoctorContext) -> Check:
     except Exception as exc:  # noqa: BLE001 - DBus, COM and friends raise anything
         return Check(name, False, f"no usable OS keyring ({backend}: {type(exc).__name__})",
                      "on a service or headless Linux set BENCHLINK_KEY_FILE=/path/to/benchlink.key; on a "
-                     "desktop unlock the keyring (Secret Service/KWallet), see Troubleshooting > Keyring on Linux")
+                     "desktop unlock the keyring (Secret Service/KWallet), see Troubleshooting > Keyring on "
+                     "Linux")
     if stored is None:
         if db_exists:
-            return Check(name, False, f"keyring {backend} has no entry {KEYRING_SERVICE}/{KEYRING_USER} but the "
-                         "database exists", "restore the key into the keyring or set BENCHLINK_KEY_FILE to the "
-                         "backed-up key file")
+            return Check(name, False,
+                         f"keyring {backend} has no entry {KEYRING_SERVICE}/{KEYRING_USER} but the "
+                         "database exists",
+                         "restore the key into the keyring or set BENCHLINK_KEY_FILE to the backed-up "
+                         "key file")
         return Check(name, True, f"keyring {backend}: the key will be created on first start")
     key = _parse_key(stored)
     if key is None:
@@ -222,8 +226,10 @@ def check_database(ctx: DoctorContext) -> Check:
         revision = current_revision(engine)
         head = head_revision()
     except SQLAlchemyError as exc:
-        return Check(name, False, f"{where}: {type(exc).__name__} while checking",
-                     "stop Benchlink, copy the database aside and restore the last backup (see Administration)")
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__)
+        return Check(name, False, f"{where}: integrity check failed: {reason}",
+                     "stop Benchlink, keep a copy of the damaged file, and restore the last backup "
+                     "(see Administration > Backups)")
     finally:
         engine.dispose()
     if problems:
@@ -242,7 +248,8 @@ def check_database(ctx: DoctorContext) -> Check:
         known = {s.revision for s in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
         if revision not in known:
             return Check(name, False, f"{where}: schema {revision} is newer than this Benchlink ({head})",
-                         "install the Benchlink version that wrote this database (downgrades are not supported)")
+                         "install the Benchlink version that wrote this database "
+                         "(downgrades are not supported)")
         schema = f"schema {revision}, upgraded to {head} on next start"
     return Check(name, True, f"{where}: opens, integrity ok, {schema}")
 
@@ -266,7 +273,8 @@ def _held_by_serve(status: Mapping[str, Any] | None, device: str) -> bool:
     if status is None:
         return False
     devices = status.get("devices")
-    return any(isinstance(d, dict) and d.get("name") == device for d in (devices if isinstance(devices, list) else []))
+    rows = devices if isinstance(devices, list) else []
+    return any(isinstance(d, dict) and d.get("name") == device for d in rows)
 
 
 def _port_check(device: DeviceConfig, status: Mapping[str, Any] | None) -> Check:
@@ -284,15 +292,17 @@ def _port_check(device: DeviceConfig, status: Mapping[str, Any] | None) -> Check
                     return Check(name, True, f"{t.host}:{t.port} is held by the running benchlink serve "
                                  f"(pid {status.get('pid') if status else '?'})")
                 return Check(name, False, f"cannot listen on {t.host}:{t.port}: {exc.strerror or exc}",
-                             f"another program uses port {t.port} (or {t.host} is not an address of this PC): "
-                             "stop that program, or choose another port in config.toml and on the analyzer")
+                             f"another program uses port {t.port} (or {t.host} is not an address of this "
+                             "PC): stop that program, or choose another port in config.toml and on the "
+                             "analyzer")
         return Check(name, True, f"{t.host}:{t.port} is free to listen on")
     if t.kind == "tcp-client":
         try:
             with socket.create_connection((t.host, t.port), timeout=TCP_PROBE_TIMEOUT):
                 pass
         except OSError as exc:
-            return Check(name, False, f"cannot reach the analyzer at {t.host}:{t.port}: {exc.strerror or exc}",
+            return Check(name, False,
+                         f"cannot reach the analyzer at {t.host}:{t.port}: {exc.strerror or exc}",
                          "check the analyzer is on and its LIS/host interface is enabled, the network cable, "
                          "the IP address and port in config.toml, and any firewall between them")
         return Check(name, True, f"analyzer at {t.host}:{t.port} accepts connections")
@@ -357,8 +367,9 @@ def check_plugins(ctx: DoctorContext) -> list[Check]:
     unknown = [d for d in ctx.settings.devices if d.driver not in drivers and not d.driver.endswith(".toml")]
     if unknown:
         names = ", ".join(f"{d.name} -> {d.driver!r}" for d in unknown)
+        known = ", ".join(sorted(drivers))
         checks.append(Check("drivers", False, f"no plugin provides the driver of {names}",
-                            f"install the vendor plugin, or set driver to one of: {', '.join(sorted(drivers))}"))
+                            f"install the vendor plugin, or set driver to one of: {known}"))
     elif ctx.settings.devices:
         checks.append(Check("drivers", True, "every configured device has its driver"))
     return checks
@@ -390,8 +401,8 @@ def check_clock(ctx: DoctorContext, *, now: float | None = None) -> Check:
         return Check(name, False, f"system time {wall:%Y-%m-%d %H:%M} UTC is before this release", fix)
     newest, which = _newest_mtime(ctx.settings.home)
     if newest - now > CLOCK_SKEW_TOLERANCE:
-        return Check(name, False, f"{which} was written {newest - now:.0f} s in the future: the clock was set back",
-                     fix)
+        return Check(name, False,
+                     f"{which} was written {newest - now:.0f} s in the future: the clock was set back", fix)
     local = datetime.fromtimestamp(now).astimezone()
     return Check(name, True, f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{local:%z})")
 
@@ -467,8 +478,8 @@ def _versions() -> dict[str, Any]:
     import importlib.metadata as md
 
     packages = {}
-    for dist in ("benchlink", "PySide6-Essentials", "qasync", "pluggy", "pyserial", "SQLAlchemy", "sqlcipher3",
-                 "alembic", "keyring", "structlog", "hl7", "platformdirs", "psycopg"):
+    for dist in ("benchlink", "PySide6-Essentials", "qasync", "pluggy", "pyserial", "SQLAlchemy",
+                 "sqlcipher3", "alembic", "keyring", "structlog", "hl7", "platformdirs", "psycopg"):
         try:
             packages[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -498,7 +509,7 @@ def _scrub_log_line(line: str) -> str:
     except ValueError:
         return scrub_text(line)
     if isinstance(event, dict):
-        return json.dumps(redact_mapping(event), ensure_ascii=False, default=str)
+        return json.dumps(_mask_config(redact_mapping(event)), ensure_ascii=False, default=str)
     return scrub_text(line)
 
 
@@ -527,8 +538,8 @@ def _device_counters(settings: Settings) -> dict[str, Any]:
     rows = []
     for d in devices if isinstance(devices, list) else []:
         if isinstance(d, dict):
-            rows.append(redact_mapping({k: d.get(k) for k in ("name", "driver", "transport", "state", "reason",
-                                                              "counters", "last_activity")}))
+            keep = ("name", "driver", "transport", "state", "reason", "counters", "last_activity")
+            rows.append(redact_mapping({k: d.get(k) for k in keep}))
     return {"pid": status.get("pid"), "updated": status.get("updated"), "running": status.get("running"),
             "devices": rows}
 

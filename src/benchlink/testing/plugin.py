@@ -62,7 +62,7 @@ def link_pair() -> Callable[..., Any]:
     from benchlink.protocols.astm.linkpair import LinkPair
     from benchlink.protocols.astm.tolerances import LinkTimers, LinkTolerances
 
-    def make(*, tolerances: Sequence[str] = (), timers: dict[str, float] | None = None,
+    def make(*, tolerances: Sequence[str] = (), timers: dict[str, Any] | None = None,
              max_text_per_frame: int | None = None, **kwargs: Any) -> LinkPair:
         if max_text_per_frame is not None:
             kwargs.setdefault("instrument", AstmLink(Role.INSTRUMENT, max_text_per_frame=max_text_per_frame,

@@ -12,10 +12,13 @@ Quirks handled here, each seen in real traffic:
   which is what the lab knows the sample by; the barcode wins when present;
 * R.3 is ``code^name^^F``; calculated tests have no assay number and send ``^Glo^^F``: their
   name is their code;
-* values come as ``2.837141^^^^``; the sender is sometimes spelled ``Mindry``.
+* values come as ``2.837141^^^^``; the sender is sometimes spelled ``Mindry``;
+* the result time is in R.12 (test started) and R.13 stays empty.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from benchlink.core.driver import DriverInfo
 from benchlink.core.model import ResultKind
@@ -49,6 +52,11 @@ class Bs240AstmDriver(GenericAstmDriver):
         comps = [c.strip() for c in result.test_components] + ["", ""]
         code, name = comps[0], comps[1]
         return (code or name), name
+
+    def result_details(self, result: ResultView) -> dict[str, str | datetime | None]:
+        details = super().result_details(result)
+        details["observed_at"] = result.completed_at or result.started_at
+        return details
 
     def order_test(self, code: str) -> list[str]:
         return [code, "", "", ""]

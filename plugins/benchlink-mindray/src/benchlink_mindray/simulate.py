@@ -31,7 +31,8 @@ def bs240_astm(index: int, rng: random.Random) -> tuple[str, str]:
     lines = [
         f"H|\\^&|||Mindray^^|||||||PR|1394-97|{when}",
         f"P|{seq}||||^^||^^|U" + "|" * 26,
-        f"O|{seq}|{index % 100}^1^{index % 40 + 1}|{barcode}|{tests}|R|{when}|{when}|||||||{when}|serum" + "|" * 10 + "F",
+        f"O|{seq}|{index % 100}^1^{index % 40 + 1}|{barcode}|{tests}|R|{when}|{when}|||||||{when}|serum"
+        + "|" * 10 + "F",
     ]
     r = seq * 5
     values: dict[str, float] = {}
@@ -54,7 +55,7 @@ def bs240_hl7(index: int, rng: random.Random) -> tuple[str, str]:
         f"PID|{index}||||||||||||||||||||||||||||",
         f"OBR|{index}|{barcode}|{index % 40 + 1}|Mindray^BS-240|N|{when}|{when}|{when}||1^1||||{when}|serum",
     ]
-    for n, (code, name, units, low, high, decimals) in enumerate(BS240_TESTS, start=1):
+    for n, (_code, name, units, low, high, decimals) in enumerate(BS240_TESTS, start=1):
         value, flag = value_in(rng, low, high, decimals)
         lines.append(f"OBX|{n}|NM|{n}|{name}|{value}|{units}|{low:g}-{high:g}|{flag}|||F||{value}|{when}||")
     return barcode, "\r".join(lines) + "\r"
