@@ -8,8 +8,6 @@ import os
 import resource
 from pathlib import Path
 
-import pytest
-
 from benchlink.runtime.bootstrap import open_store
 from benchlink.runtime.engine import Engine
 from benchlink.runtime.limits import EdgeLimits

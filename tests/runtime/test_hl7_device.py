@@ -14,17 +14,17 @@ from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
 from benchlink.storage.store import ResultFilter
 
 ORU = (
-    "MSH|^~\\&|BC-5380|Mindray|||20260101120000||ORU^R01|CTRL-42|P|2.3.1||||||UNICODE\r"
-    "PID|1||PAT-9||Doe^Jane||19800101|F\r"
-    "OBR|1||SMP-77|00001^Automated Count^99MRC\r"
-    "OBX|1|NM|6690-2^WBC^LN||7.25|10\\S\\9/L|4.00-10.00|N|||F\r"
-    "OBX|2|NM|718-7^HGB^LN||***.**|g/L|110-150|~N|||F\r"
-).encode()
+    b"MSH|^~\\&|BC-5380|Mindray|||20260101120000||ORU^R01|CTRL-42|P|2.3.1||||||UNICODE\r"
+    b"PID|1||PAT-9||Doe^Jane||19800101|F\r"
+    b"OBR|1||SMP-77|00001^Automated Count^99MRC\r"
+    b"OBX|1|NM|6690-2^WBC^LN||7.25|10\\S\\9/L|4.00-10.00|N|||F\r"
+    b"OBX|2|NM|718-7^HGB^LN||***.**|g/L|110-150|~N|||F\r"
+)
 QRY = (
-    "MSH|^~\\&|BS-240|Mindray|||20260101120000||QRY^Q02|Q-7|P|2.3.1||||||ASCII|||\r"
-    "QRD|20260101120000|R|D|1|||RD|SMP-88|OTH|||T|\r"
-    "QRF|BS-240|||||RCT|COR|ALL||\r"
-).encode()
+    b"MSH|^~\\&|BS-240|Mindray|||20260101120000||QRY^Q02|Q-7|P|2.3.1||||||ASCII|||\r"
+    b"QRD|20260101120000|R|D|1|||RD|SMP-88|OTH|||T|\r"
+    b"QRF|BS-240|||||RCT|COR|ALL||\r"
+)
 
 
 async def exchange(port: int, payloads: list[bytes], expect: int) -> list[bytes]:

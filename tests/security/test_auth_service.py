@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy
 from sqlalchemy import select, text
+from tests.security.conftest import ManualClock
 
 from benchlink.core.auth import (
     AccountDisabledError,
@@ -28,7 +29,6 @@ from benchlink.runtime.auth_service import AuthService, hash_password, token_dig
 from benchlink.storage.migrator import migrate
 from benchlink.storage.schema import users
 from benchlink.storage.store import Store
-from tests.security.conftest import ManualClock
 
 ADMIN_PW = "Admin-Pass-2025!"
 OP_PW = "Operator-pw-778"
@@ -178,10 +178,10 @@ def test_roles_guard_user_management(service: AuthService, admin: Actor) -> None
     sue = service.authenticate("sue", "Supervisor-pw-1").actor
     ann = service.authenticate("ann", OP_PW).actor
     with pytest.raises(PermissionDeniedError):
-        service.add_user(ann, "bob", Role.OPERATOR, "Bob-password-9")
-    service.add_user(sue, "bob", Role.OPERATOR, "Bob-password-9")
+        service.add_user(ann, "bob", Role.OPERATOR, "Bravo-passw-9")
+    service.add_user(sue, "bob", Role.OPERATOR, "Bravo-passw-9")
     with pytest.raises(AuthError, match="cannot manage admin"):
-        service.add_user(sue, "eve", Role.ADMIN, "Eve-password-9")
+        service.add_user(sue, "eve", Role.ADMIN, "Evil-passw-99")
     with pytest.raises(AuthError, match="cannot manage admin"):
         service.reset_password(sue, "root", "Taken-over-pw-1")
     with pytest.raises(AuthError, match="cannot manage admin"):
@@ -189,7 +189,7 @@ def test_roles_guard_user_management(service: AuthService, admin: Actor) -> None
     with pytest.raises(AuthError, match="your own account"):
         service.set_disabled(admin, "root", True)
     with pytest.raises(UserExistsError):
-        service.add_user(admin, "BOB", Role.OPERATOR, "Bob-password-9")
+        service.add_user(admin, "BOB", Role.OPERATOR, "Bravo-passw-9")
     with pytest.raises(WeakPasswordError):
         service.add_user(admin, "carl", Role.OPERATOR, "carl12345678")
     with pytest.raises(AuthError, match="already exist"):
@@ -198,8 +198,8 @@ def test_roles_guard_user_management(service: AuthService, admin: Actor) -> None
 
 
 def test_last_active_admin_cannot_be_disabled(service: AuthService, admin: Actor) -> None:
-    service.add_user(admin, "second", Role.ADMIN, "Second-admin-1")
-    other = service.authenticate("second", "Second-admin-1").actor
+    service.add_user(admin, "second", Role.ADMIN, "Deputy-admin-1")
+    other = service.authenticate("second", "Deputy-admin-1").actor
     service.set_disabled(other, "root", True)  # fine: "second" remains
     service.set_disabled(other, "root", False)
     service.set_disabled(admin, "second", True)
@@ -210,13 +210,13 @@ def test_last_active_admin_cannot_be_disabled(service: AuthService, admin: Actor
 def test_change_own_password_needs_the_current_one(service: AuthService, admin: Actor) -> None:
     service.add_user(admin, "ann", Role.OPERATOR, OP_PW)
     with pytest.raises(BadCredentialsError):
-        service.change_own_password("ann", "not-my-password", "Ann-new-password-1")
+        service.change_own_password("ann", "not-my-password", "Fresh-passw-1x")
     with pytest.raises(AuthError, match="current one"):
         service.change_own_password("ann", OP_PW, OP_PW)
     with pytest.raises(WeakPasswordError):
         service.change_own_password("ann", OP_PW, "short")
-    service.change_own_password("ann", OP_PW, "Ann-new-password-1")
-    service.authenticate("ann", "Ann-new-password-1")
+    service.change_own_password("ann", OP_PW, "Fresh-passw-1x")
+    service.authenticate("ann", "Fresh-passw-1x")
 
 
 def test_session_idle_lock_latches_and_unlock_needs_the_password(
@@ -277,7 +277,7 @@ def test_every_change_is_audited_in_the_chain(service: AuthService, admin: Actor
     with pytest.raises(BadCredentialsError):
         service.authenticate("ghost", "typed-a-password-here")
     service.authenticate("ann", OP_PW)
-    service.reset_password(admin, "ann", "Ann-reset-pw-22")
+    service.reset_password(admin, "ann", "Reset-passw-22")
     service.set_disabled(admin, "ann", True)
     service.set_disabled(admin, "ann", False)
     service.issue_token(admin, "ann")
@@ -309,8 +309,9 @@ def test_every_change_is_audited_in_the_chain(service: AuthService, admin: Actor
 
 
 def test_migration_0002_to_0003_keeps_existing_users(tmp_path) -> None:
-    from benchlink.storage.database import open_engine
     from tests.security.conftest import KEY
+
+    from benchlink.storage.database import open_engine
 
     engine = open_engine(None, path=tmp_path / "old.db", key=KEY)
     try:
@@ -325,7 +326,12 @@ def test_migration_0002_to_0003_keeps_existing_users(tmp_path) -> None:
         assert {"failed_attempts", "locked_until", "token_hash", "last_login_at"} <= cols
         session = AuthService(store).authenticate("old", ADMIN_PW)
         assert session.actor.role is Role.ADMIN
-        migrate(engine, "0002")  # and back down
+        from alembic import command
+
+        from benchlink.storage.migrator import _config
+
+        with engine.begin() as conn:  # and back down
+            command.downgrade(_config(conn), "0002")
         cols = {c["name"] for c in sqlalchemy.inspect(engine).get_columns("users")}
         assert "token_hash" not in cols
     finally:

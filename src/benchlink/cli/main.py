@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchlink import __version__
-from benchlink.cli import commands_data, commands_doctor, commands_run, commands_users
+from benchlink.cli import commands_data, commands_doctor, commands_orders, commands_run, commands_users
 from benchlink.runtime.settings import ConfigError, Settings, load_settings
 
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands_run.register(sub, _common)
     commands_data.register(sub, _common)
+    commands_orders.register(sub, _common)
     commands_users.register(sub, _common)
     commands_doctor.register(sub, _common)
     return parser
