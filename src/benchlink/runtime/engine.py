@@ -37,7 +37,7 @@ class Engine:
         self.bus = bus or EventBus()
         self.plugins = plugins or PluginManager()
         self.writer = StoreWriter(store)
-        self.ingestor = Ingestor(self.writer, self.bus)
+        self.ingestor = Ingestor(self.writer, self.bus, process=self.plugins.process)
         self.worklist = Worklist(store.engine)
         self.orders = OrderService(self.worklist)
         self.runners: dict[str, DeviceRunner] = {}

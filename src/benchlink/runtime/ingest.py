@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 from benchlink.core.driver import Driver
 from benchlink.core.events import EventBus, MessageQuarantined, ResultsStored
 from benchlink.core.mapping import MappingTable
-from benchlink.core.model import Decoded
+from benchlink.core.model import Decoded, Result
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.storage.store import InboundMessage
@@ -25,8 +26,10 @@ log = get_logger("benchlink.ingest")
 
 
 class Ingestor:
-    def __init__(self, writer: StoreWriter, bus: EventBus, mapping: MappingTable | None = None) -> None:
+    def __init__(self, writer: StoreWriter, bus: EventBus, mapping: MappingTable | None = None,
+                 process: Callable[[str, Result], Result] | None = None) -> None:
         self.writer = writer
+        self.process = process
         self.bus = bus
         self.mapping = mapping or MappingTable()
         self.health: dict[str, DeviceHealth] = {}
@@ -51,7 +54,10 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - any driver failure quarantines, never crashes the device
             error = f"{type(exc).__name__}: {exc}"
         if decoded is not None:
-            results = tuple(self.mapping.apply(device, r) for r in decoded.results)
+            raw_results = decoded.results
+            if self.process is not None:
+                raw_results = tuple(self.process(device, r) for r in raw_results)
+            results = tuple(self.mapping.apply(device, r) for r in raw_results)
             status = "ok" if results or decoded.queries else "empty"
             inbound = InboundMessage(
                 device=device, protocol=protocol, data=data, received_at=received_at,
