@@ -9,7 +9,7 @@ APT_PACKAGES := socat xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 li
                 libxcb-shape0 libxcb-render-util0 libxcb-image0 postgresql imagemagick
 export BENCHLINK_CORPUS ?= $(abspath ../shared/corpus)
 
-.PHONY: run test lint bench sysdeps venv docs clean
+.PHONY: run test lint bench sysdeps venv docs installer clean
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: $(STAMP) sysdeps lint
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+installer: $(STAMP)
+	installer/build.sh $(if $(FORCE),--force)
+
+docs: $(STAMP)
+	docs/build.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

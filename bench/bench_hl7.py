@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlink.protocols.hl7.results import observations
+from benchlink.drivers.hl7_results import observations
 from hl7apy.parser import parse_message as hl7apy_parse
 
 import hl7

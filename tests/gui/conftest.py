@@ -123,3 +123,41 @@ def seed_results(
                            received_at=when + timedelta(microseconds=m), results=results)
         )
     store.commit_inbound(messages)
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> Any:
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def idle_engine(store: Store, tmp_path: Path) -> Any:
+    """A real engine with no devices, never started: the window must cope with it."""
+    from benchlink.runtime.engine import Engine
+
+    return Engine(gui_settings(tmp_path), store)
+
+
+def open_window(qtbot: Any, engine: Any, qsettings: Any, **kwargs: Any) -> Any:
+    from benchlink.gui.main_window import MainWindow
+
+    window = MainWindow(engine, settings=qsettings, **kwargs)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def close_window(qtbot: Any, window: Any) -> None:
+    with qtbot.waitSignal(window.closed, timeout=2000):
+        window.close()
+
+
+def quarantine_message(store: Store, data: bytes, error: str, *, device: str = "xn") -> int:
+    """A real quarantined message through the real write path; returns its quarantine id."""
+    outcome = store.commit_inbound([InboundMessage(device=device, protocol="astm", data=data,
+                                                   received_at=datetime.now().astimezone(),
+                                                   decode_status="quarantined", error=error)])[0]
+    assert outcome.quarantine_id is not None
+    return int(outcome.quarantine_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QHeaderView, QWidget
 
 from benchlink.core.events import MessageQuarantined
 from benchlink.core.logbuffer import LogEntry, LogRing
@@ -19,6 +19,10 @@ from benchlink.runtime.engine import Engine
 from benchlink.storage.store import Store
 
 from .conftest import demo_device, gui_settings, run_on, seed_results
+
+# Qt's own sub-widgets (dock title buttons, date-edit spin parts): Qt names them itself.
+_QT_INTERNAL = frozenset({"qt_spinbox_lineedit", "qt_dockwidget_closebutton", "qt_dockwidget_floatbutton"})
+_INTERNAL_WIDGETS: tuple[type, ...] = (QHeaderView,)  # part of a named table
 
 
 @pytest.fixture
@@ -128,14 +132,14 @@ def test_layout_is_saved_and_restored(
     window.show()
     assert window.log_dock.isVisible()
     window.log_dock.hide()
-    window.resize(700, 520)  # inside the 800x600 offscreen screen
+    window.resize(760, 590)  # inside the 800x600 offscreen screen, above the minimum size
     close(qtbot, window)
 
     again = make_window(qtbot, idle_engine, qsettings)
     again.show()
     assert not again.log_dock.isVisible()
     assert again.devices_dock.isVisible()
-    assert (again.width(), again.height()) == (700, 520)
+    assert (again.width(), again.height()) == (760, 590)
     again.reset_layout()
     assert again.log_dock.isVisible()
     close(qtbot, again)
@@ -150,7 +154,7 @@ def test_keyboard_shortcuts_switch_panels_and_focus_filters(
     # Window shortcuts only fire in the active window; offscreen activation is asynchronous.
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window and QApplication.focusWidget() is not None,
                     timeout=2000)
-    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.log_panel.table, timeout=2000)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.focusWidget() is window.log_panel.text
@@ -158,11 +162,23 @@ def test_keyboard_shortcuts_switch_panels_and_focus_filters(
     assert QApplication.focusWidget() is window.devices_panel.empty_label  # no devices: the hint
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.focusWidget() is window.results_panel.filters["sample_id"]
+    qtbot.waitUntil(lambda: not window.results_model.is_loading, timeout=3000)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
-    assert QApplication.focusWidget() is window.results_panel.table
-    for widget in (window.results_panel.table, window.devices_panel.connect_button, window.log_panel.level,
-                   *window.results_panel.filters.values()):
-        assert widget.accessibleName()
+    assert QApplication.focusWidget() is window.results_panel.hint  # no results yet: the hint, readable
+    assert "newest first" in window.results_panel.hint.text()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert window.quarantine_panel.isAncestorOf(QApplication.focusWidget())
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is window.trace_panel.hint
+    # Every interactive widget a screen reader can reach has a name.
+    from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QComboBox, QLineEdit
+
+    unnamed = [w.objectName() or type(w).__name__ for w in window.findChildren(QWidget)
+               if isinstance(w, QLineEdit | QComboBox | QAbstractItemView | QAbstractButton)
+               and w.isVisibleTo(window) and not w.accessibleName() and not isinstance(w.parent(), QComboBox)
+               and w.objectName() not in _QT_INTERNAL and not isinstance(w, _INTERNAL_WIDGETS)
+               and not (isinstance(w, QAbstractButton) and w.text().replace("&", "").strip())]
+    assert unnamed == []
     close(qtbot, window)
 
 

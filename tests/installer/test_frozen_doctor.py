@@ -50,7 +50,9 @@ def test_frozen_doctor_passes_offscreen(frozen: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = _run(frozen, home, "doctor", "--demo")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for name in ("database key", "database", "port demo-analyzer", "serial ports", "plugins", "drivers", "clock"):
+    expected = ("database key", "database", "port demo-analyzer", "serial ports", "plugins", "drivers",
+                "clock")
+    for name in expected:
         assert f"PASS  {name}" in proc.stdout, proc.stdout
     assert "all passed" in proc.stdout
 

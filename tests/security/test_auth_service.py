@@ -49,7 +49,7 @@ def admin(service: AuthService) -> Actor:
 def test_scrypt_hash_format_salt_and_verify() -> None:
     a, b = hash_password("same password"), hash_password("same password")
     assert a != b, "each hash needs its own random salt"
-    scheme, n, r, p, salt, key = a.split("$")
+    scheme, n, r, p, _salt, _key = a.split("$")
     assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1")
     assert verify_password("same password", a) and verify_password("same password", b)
     assert not verify_password("same passwore", a)
@@ -336,3 +336,26 @@ def test_migration_0002_to_0003_keeps_existing_users(tmp_path) -> None:
         assert "token_hash" not in cols
     finally:
         engine.dispose()
+
+
+def test_the_whole_flow_on_postgresql(pg_store: Store, clock: ManualClock) -> None:
+    """Several workstations share one PostgreSQL: the same rules hold there."""
+    service = AuthService(pg_store, clock=clock)
+    admin = service.create_first_admin("root", ADMIN_PW)
+    service.add_user(admin, "ann", Role.OPERATOR, OP_PW)
+    with pytest.raises(UserExistsError):
+        service.add_user(admin, "ann", Role.OPERATOR, OP_PW)
+    for attempt in range(4):
+        with pytest.raises(BadCredentialsError):
+            service.authenticate("ann", f"bad-{attempt}")
+    with pytest.raises(AccountLockedError):
+        service.authenticate("ann", "bad-4")
+    clock.advance(minutes=15)
+    service.authenticate("ann", OP_PW)
+    token = service.issue_token(admin, "ann").token
+    assert service.authenticate_token(token).username == "ann"
+    service.set_disabled(admin, "ann", True)
+    with pytest.raises(AccountDisabledError):
+        service.authenticate("ann", OP_PW)
+    report = pg_store.audit().verify()
+    assert report.ok and report.checked >= 10, report

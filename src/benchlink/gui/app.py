@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 
 import qasync
 import structlog
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from benchlink.gui.main_window import MainWindow
+from benchlink.gui.queries import QueryRunner
 
 if TYPE_CHECKING:
     from benchlink.runtime.engine import Engine
@@ -34,6 +36,8 @@ def make_application() -> QApplication:
     if isinstance(existing, QApplication):
         app = existing
     else:
+        # 125 % and 150 % Windows scaling: exact factors, not rounded to 100 % / 200 %.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication([sys.argv[0] if sys.argv else "benchlink"])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -50,10 +54,86 @@ def window_settings(home: Path) -> QSettings:
     return QSettings(str(home / "gui.ini"), QSettings.Format.IniFormat)
 
 
+def _auth_service(engine: Engine) -> object | None:
+    """The sign-in service, or None when this build has none (the window then runs unrestricted)."""
+    try:
+        from benchlink.runtime.auth_service import AuthService, policy_from_settings
+    except ImportError:
+        return None
+    try:
+        policy = policy_from_settings(engine.settings)
+    except ValueError as exc:  # ConfigError: a broken [security] table must not lock everyone out
+        _log.error("security_settings_ignored", error=str(exc))
+        return AuthService(engine.store)
+    return AuthService(engine.store, policy=policy)
+
+
+async def sign_in(auth: object, runner: QueryRunner, *, unattended: bool) -> tuple[bool, object | None]:
+    """(go on?, session). First start offers to create the administrator; later starts log in."""
+    from benchlink.gui.auth_dialogs import CreateAdminDialog, LoginDialog, run_dialog
+
+    loop = asyncio.get_running_loop()
+    has_users = await loop.run_in_executor(None, auth.has_users)  # type: ignore[attr-defined]
+    if not has_users:
+        if unattended:
+            return True, None
+        dialog: CreateAdminDialog | LoginDialog = CreateAdminDialog(auth, runner)
+        code = await run_dialog(dialog)
+        return True, dialog.value if code else None
+    dialog = LoginDialog(auth, runner)
+    code = await run_dialog(dialog)
+    return bool(code), dialog.value if code else None
+
+
+def install_idle_lock(window: MainWindow, session: object, runner: QueryRunner) -> object:
+    """Hide every panel after the idle time and ask for the password again."""
+    from benchlink.gui.auth_dialogs import IdleWatch, UnlockDialog, run_dialog
+
+    watch = IdleWatch(session, parent=window)
+    app = QApplication.instance()
+    if app is not None:
+        app.installEventFilter(watch)
+
+    async def unlock() -> None:
+        window.hide_for_lock()
+        await run_dialog(UnlockDialog(session, runner, parent=window))
+        window.restore_after_lock()
+        watch.paused = False
+
+    def locked() -> None:
+        asyncio.get_running_loop().create_task(unlock())
+
+    def lock_now() -> None:
+        if not watch.paused:
+            session.lock()  # type: ignore[attr-defined]
+            watch.paused = True
+            locked()
+
+    watch.locked.connect(locked)
+    window.lock_requested.connect(lock_now)
+    return watch
+
+
 async def _run_window(
     engine: Engine, home: Path, screenshot: Path | None, quit_after: float | None
 ) -> int:
-    window = MainWindow(engine, settings=window_settings(home))
+    # Devices start before anyone signs in: an analyzer must never wait for a person to log in.
+    try:
+        await engine.start()
+        engine_error: Exception | None = None
+    except Exception as exc:  # noqa: BLE001 - the window still shows what it can
+        _log.error("engine_start_failed", error_type=type(exc).__name__)
+        engine_error = exc
+    session: object | None = None
+    auth = _auth_service(engine)
+    auth_runner = QueryRunner()
+    if auth is not None:
+        go_on, session = await sign_in(auth, auth_runner, unattended=quit_after is not None)
+        if not go_on:
+            auth_runner.close()
+            await engine.stop()
+            return 0
+    window = MainWindow(engine, settings=window_settings(home), session=session)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()
@@ -66,11 +146,10 @@ async def _run_window(
     wakeup.start(250)
     wakeup.timeout.connect(lambda: None)
 
-    try:
-        await engine.start()
-    except Exception as exc:  # noqa: BLE001 - the window still shows what it can
-        _log.error("engine_start_failed", error_type=type(exc).__name__)
-        window.statusBar().showMessage(f"The engine did not start: {exc}")
+    if engine_error is not None:
+        window.statusBar().showMessage(f"The engine did not start: {engine_error}")
+    if session is not None:
+        install_idle_lock(window, session, auth_runner)
     window.devices_model.set_snapshots(engine.snapshots())
 
     quitter: asyncio.Task[None] | None = None
@@ -94,6 +173,7 @@ async def _run_window(
         if quitter is not None and not quitter.done():
             quitter.cancel()
         await window.wait_for_commands()
+        auth_runner.close()
         await engine.stop()
     return exit_code
 

@@ -82,4 +82,5 @@ def text_view(parent: QWidget, name: str, accessible: str) -> QPlainTextEdit:
     font.setFamily("monospace")
     font.setStyleHint(font.StyleHint.Monospace)
     view.setFont(font)
+    view.setMinimumHeight(view.fontMetrics().height() * 3)
     return view

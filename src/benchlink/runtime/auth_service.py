@@ -252,8 +252,7 @@ class AuthService:
         return Session(self, Actor(user.username, user.role, "password"), now)
 
     def _failed(self, user: UserRecord, now: datetime, reason: str) -> None:
-        attempts, until = self.policy.lockout.after_failure(user.failed_attempts, now)
-        self.users.record_failure(user.username, attempts, until, reason=reason, at=now)
+        _attempts, until = self.users.record_failure(user.username, self.policy.lockout, reason=reason, at=now)
         if until is not None:
             raise AccountLockedError(user.username, until)
         raise BadCredentialsError()

@@ -8,56 +8,25 @@ for many messages from many devices).
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import ColumnElement, false, func, literal, or_, select, tuple_, union, update
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from benchlink.core.model import Result, ResultKind
 from benchlink.storage.audit import AuditLog
+from benchlink.storage.commit_sql import DECODE_STATUSES as DECODE_STATUSES
+from benchlink.storage.commit_sql import CommitOutcome, CommitSql, InboundMessage
 from benchlink.storage.database import WRITE_OPTION
 from benchlink.storage.migrator import migrate as _migrate
 from benchlink.storage.schema import UtcDateTime, exports, quarantine, raw_messages, results
 
-DECODE_STATUSES = frozenset({"ok", "quarantined", "empty"})
 QUARANTINE_STATES = frozenset({"open", "retried", "dismissed"})
 _ID_CHUNK = 500  # stays under every backend's bound-parameter limit
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """One complete message as the link layer delivered it, with whatever the driver made of it."""
-
-    device: str
-    protocol: str
-    data: bytes
-    received_at: datetime
-    results: tuple[Result, ...] = ()
-    link_meta: Mapping[str, object] = field(default_factory=dict)
-    decode_status: str = "ok"
-    error: str = ""
-    session: str = ""
-
-    def __post_init__(self) -> None:
-        if self.decode_status not in DECODE_STATUSES:
-            raise ValueError(f"decode_status {self.decode_status!r} is not one of {sorted(DECODE_STATUSES)}")
-        if not isinstance(self.data, bytes | bytearray | memoryview):
-            raise TypeError(f"InboundMessage.data must be bytes, got {type(self.data).__name__}")
-
-
-@dataclass(frozen=True, slots=True)
-class CommitOutcome:
-    message_id: int
-    duplicate: bool
-    quarantine_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,33 +109,6 @@ def _result_row(row: Any) -> ResultRow:
     return ResultRow(**{name: m[name] for name in _ROW_FIELDS})
 
 
-def _result_params(message_id: int, msg: InboundMessage, r: Result) -> dict[str, Any]:
-    kind = r.kind.value if isinstance(r.kind, ResultKind) else str(r.kind)
-    return {
-        "message_id": message_id,
-        "device": msg.device,
-        "sample_id": r.sample_id,
-        "patient_id": r.patient_id,
-        "patient_name": r.patient_name,
-        "birth_date": r.birth_date,
-        "instrument_code": r.instrument_code,
-        "lis_code": r.lis_code,
-        "test_name": r.test_name,
-        "value": r.value,
-        "numeric_value": r.numeric_value,
-        "comparator": r.comparator,
-        "units": r.units,
-        "reference_range": r.reference_range,
-        "flags": r.flags,
-        "status": r.status,
-        "kind": kind,
-        "observed_at": r.observed_at,
-        "received_at": msg.received_at,
-        "instrument": r.instrument,
-        "exported_at": None,
-    }
-
-
 class Store:
     """All database access of Benchlink; safe to share between threads (one writer, many readers)."""
 
@@ -174,6 +116,7 @@ class Store:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._audit = AuditLog(engine)
+        self._sql = CommitSql(engine.dialect)
 
     @property
     def engine(self) -> sqlalchemy.Engine:
@@ -192,29 +135,6 @@ class Store:
             yield conn
 
     # ------------------------------------------------------------------ write path
-    def _insert_raw(self, conn: sqlalchemy.Connection, msg: InboundMessage, digest: str) -> int | None:
-        """Insert the raw row; ``None`` when (device, direction, sha256) already exists."""
-        values = {
-            "device": msg.device,
-            "direction": "in",
-            "protocol": msg.protocol,
-            "received_at": msg.received_at,
-            "data": bytes(msg.data),
-            "sha256": digest,
-            "link_meta": json.dumps(dict(msg.link_meta), sort_keys=True, default=str),
-            "decode_status": msg.decode_status,
-            "session": msg.session,
-        }
-        ins = pg_dialect.insert if self._dialect == "postgresql" else sqlite_dialect.insert
-        stmt = (
-            ins(raw_messages)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["device", "direction", "sha256"])
-            .returning(raw_messages.c.id)
-        )
-        new_id = conn.execute(stmt).scalar_one_or_none()
-        return None if new_id is None else int(new_id)
-
     def commit_inbound(self, batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
         """Commit a batch durably in ONE transaction; outcomes are in batch order.
 
@@ -223,57 +143,8 @@ class Store:
         """
         if not batch:
             return []
-        outcomes: list[CommitOutcome] = []
         with self._write() as conn:
-            seen: dict[tuple[str, str], CommitOutcome] = {}
-            pending: list[dict[str, Any]] = []
-            for msg in batch:
-                digest = hashlib.sha256(msg.data).hexdigest()
-                key = (msg.device, digest)
-                if key in seen:
-                    first = seen[key]
-                    outcomes.append(CommitOutcome(first.message_id, True, first.quarantine_id))
-                    continue
-                message_id = self._insert_raw(conn, msg, digest)
-                if message_id is None:
-                    outcome = self._existing(conn, msg.device, digest)
-                else:
-                    qid = None
-                    if msg.decode_status == "quarantined":
-                        qid = conn.execute(
-                            quarantine.insert()
-                            .values(
-                                message_id=message_id,
-                                device=msg.device,
-                                received_at=msg.received_at,
-                                data=bytes(msg.data),
-                                error=msg.error or "undecodable",
-                                state="open",
-                            )
-                            .returning(quarantine.c.id)
-                        ).scalar_one()
-                    pending.extend(_result_params(message_id, msg, r) for r in msg.results)
-                    outcome = CommitOutcome(message_id, False, None if qid is None else int(qid))
-                seen[key] = outcome
-                outcomes.append(outcome)
-            if pending:
-                conn.execute(results.insert(), pending)
-        return outcomes
-
-    def _existing(self, conn: sqlalchemy.Connection, device: str, digest: str) -> CommitOutcome:
-        row = conn.execute(
-            select(raw_messages.c.id, raw_messages.c.decode_status).where(
-                raw_messages.c.device == device,
-                raw_messages.c.direction == "in",
-                raw_messages.c.sha256 == digest,
-            )
-        ).one()
-        qid = None
-        if row.decode_status == "quarantined":
-            qid = conn.execute(
-                select(func.min(quarantine.c.id)).where(quarantine.c.message_id == row.id)
-            ).scalar()
-        return CommitOutcome(int(row.id), True, None if qid is None else int(qid))
+            return self._sql.commit_batch(conn, batch)
 
     def mark_exported(
         self, ids: Sequence[int], at: datetime, destination: str, *, actor: str = "system"

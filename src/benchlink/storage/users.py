@@ -17,7 +17,7 @@ import sqlalchemy
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from benchlink.core.auth import Role, UnknownUserError, UserExistsError
+from benchlink.core.auth import LockoutPolicy, Role, UnknownUserError, UserExistsError
 from benchlink.storage.database import WRITE_OPTION
 from benchlink.storage.schema import users
 from benchlink.storage.store import Store
@@ -192,20 +192,28 @@ class UserStore:
                      {"has_token": old.has_token}, {"has_token": bool(token_hash)}, when)
 
     def record_failure(
-        self, username: str, failed_attempts: int, locked_until: datetime | None, *, reason: str,
-        at: datetime | None = None,
-    ) -> None:
-        """A failed login: new counter, maybe a lock; audited as ``auth.failure`` or ``auth.lockout``."""
+        self, username: str, policy: LockoutPolicy, *, reason: str, at: datetime | None = None
+    ) -> tuple[int, datetime | None]:
+        """A failed login: count it, maybe lock; audited as ``auth.failure`` or ``auth.lockout``.
+
+        Read and update share one write transaction, so two terminals failing at the same moment
+        cannot both read "3 failures" and each write 4.
+        """
         when = _now(at)
-        old = self.get(username)
-        if old is None:
-            raise UnknownUserError(username)
-        action = "auth.lockout" if locked_until is not None else "auth.failure"
-        after: dict[str, Any] = {"failed_attempts": failed_attempts, "reason": reason}
-        if locked_until is not None:
-            after["locked_until"] = locked_until.isoformat()
-        self._change(username, username, action, {"failed_attempts": failed_attempts, "locked_until": locked_until},
-                     {"failed_attempts": old.failed_attempts}, after, when)
+        with self._write() as conn:
+            old = conn.execute(select(users.c.failed_attempts).where(users.c.username == username)).first()
+            if old is None:
+                raise UnknownUserError(username)
+            previous = int(old.failed_attempts or 0)
+            attempts, locked_until = policy.after_failure(previous, when)
+            conn.execute(update(users).where(users.c.username == username)
+                         .values(failed_attempts=attempts, locked_until=locked_until))
+            after: dict[str, Any] = {"failed_attempts": attempts, "reason": reason}
+            if locked_until is not None:
+                after["locked_until"] = locked_until.isoformat()
+            self._audit.append(username, "auth.lockout" if locked_until is not None else "auth.failure",
+                               f"user:{username}", {"failed_attempts": previous}, after, conn=conn, at=when)
+        return attempts, locked_until
 
     def record_unknown_failure(self, *, via: str, at: datetime | None = None) -> None:
         """A failure naming no existing account. The attempted name is NOT recorded: people type

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from benchlink.core.logbuffer import LogEntry, LogRing
+from benchlink.core.redaction import redact_mapping, scrub_text
 from benchlink.gui.formatting import level_rank
 
 Index = QModelIndex | QPersistentModelIndex
@@ -53,6 +54,13 @@ def short_timestamp(stamp: str) -> str:
     return text
 
 
+def redacted(entry: LogEntry) -> LogEntry:
+    """A second PHI screen at the glass: the pipeline redacts, but a line appended to the ring by
+    any other path (a plugin's own handler) must not show a patient either."""
+    return LogEntry(entry.timestamp, entry.level, scrub_text(entry.event), entry.device,
+                    redact_mapping(entry.fields))
+
+
 def format_fields(fields: dict[str, Any]) -> str:
     return " ".join(f"{key}={value}" for key, value in fields.items())
 
@@ -64,7 +72,7 @@ class LogModel(QAbstractTableModel):
         self._rows: deque[LogEntry] = deque()
 
     def append_entries(self, entries: Iterable[LogEntry]) -> None:
-        batch = list(entries)[-self.capacity :]
+        batch = [redacted(entry) for entry in list(entries)[-self.capacity :]]
         if not batch:
             return
         overflow = len(self._rows) + len(batch) - self.capacity
@@ -127,6 +135,13 @@ class LogFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._min_rank = level_rank("debug")
         self._needle = ""
+        self._device = ""
+
+    def set_device(self, device: str) -> None:
+        """'' shows every device (and lines that name none)."""
+        self.beginFilterChange()
+        self._device = device
+        self.endFilterChange()
 
     def set_min_level(self, level: str) -> None:
         self.beginFilterChange()
@@ -144,6 +159,8 @@ class LogFilterProxy(QSortFilterProxyModel):
         if entry is None:
             return False
         if level_rank(entry.level) < self._min_rank:
+            return False
+        if self._device and entry.device != self._device:
             return False
         if not self._needle:
             return True

@@ -108,6 +108,10 @@ class ResultsModel(QAbstractTableModel):
 
     # -- commands ------------------------------------------------------------------------
     @property
+    def source(self) -> ResultsSource:
+        return self._source
+
+    @property
     def current_filter(self) -> Any:
         return self._filter
 

@@ -97,7 +97,7 @@ class AuditPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
-        layout.addWidget(split)
+        layout.addWidget(split, 1)
         layout.addLayout(foot)
         self.table.selectionModel().selectionChanged.connect(self._show_selected)
 

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 from benchlink.core.status import DeviceState
 from benchlink.gui.models.devices_model import COLUMN_KEYS, DevicesModel
 
-EMPTY_TEXT = "No devices yet — add one in config.toml or start the demo analyzer (benchlink --demo)"
+EMPTY_TEXT = ("No devices yet. Click “Add device…” to connect an analyzer (serial or TCP), "
+              "or start the demo analyzer with: benchlink --demo")
 
 _OFF_STATES = frozenset({DeviceState.DISABLED, DeviceState.STOPPED})
 
@@ -30,6 +31,8 @@ class DevicesPanel(QWidget):
     """Emits enable_requested(name, enabled); the window turns that into an engine call."""
 
     enable_requested = Signal(str, bool)
+    add_requested = Signal()
+    edit_requested = Signal(str)
 
     def __init__(self, model: DevicesModel, parent: Any = None) -> None:
         super().__init__(parent)
@@ -74,14 +77,27 @@ class DevicesPanel(QWidget):
         self.connect_button.clicked.connect(lambda: self._request(True))
         self.disconnect_button.clicked.connect(lambda: self._request(False))
 
+        self.add_button = QPushButton("&Add device…", self)
+        self.add_button.setAccessibleName("Add a device")
+        self.add_button.setToolTip("Configure a new analyzer connection (saved to config.toml)")
+        self.add_button.clicked.connect(self.add_requested.emit)
+        self.edit_button = QPushButton("&Edit…", self)
+        self.edit_button.setAccessibleName("Edit the selected device")
+        self.edit_button.setToolTip("Change driver, transport and tolerances; only this device restarts")
+        self.edit_button.clicked.connect(self._edit)
+        self.table.doubleClicked.connect(lambda _index: self._edit())
+        self._editable = True
+
         buttons = QHBoxLayout()
         buttons.addWidget(self.connect_button)
         buttons.addWidget(self.disconnect_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.edit_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.stack, 1)
         layout.addLayout(buttons)
 
         model.modelReset.connect(self._sync)
@@ -123,6 +139,17 @@ class DevicesPanel(QWidget):
         if name is not None:
             self.enable_requested.emit(name, enabled)
 
+    def _edit(self) -> None:
+        name = self.selected_name()
+        if name is not None and self._editable:
+            self.edit_requested.emit(name)
+
+    def set_editable(self, editable: bool) -> None:
+        """Adding and editing devices needs the devices.edit permission; (dis)connecting does not."""
+        self._editable = editable
+        self.add_button.setEnabled(editable)
+        self._sync_buttons()
+
     def _sync(self) -> None:
         has_rows = self.model.rowCount() > 0
         self.stack.setCurrentWidget(self.table if has_rows else self.empty_label)
@@ -133,6 +160,7 @@ class DevicesPanel(QWidget):
     def _sync_buttons(self, *_: Any) -> None:
         name = self.selected_name()
         snap = next((s for s in self.model.snapshots() if s.name == name), None)
+        self.edit_button.setEnabled(snap is not None and self._editable)
         if snap is None:
             self.connect_button.setEnabled(False)
             self.disconnect_button.setEnabled(False)

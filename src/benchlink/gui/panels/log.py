@@ -1,4 +1,4 @@
-"""The live diagnostic log (already PHI-redacted upstream), filterable by level and text."""
+"""The live diagnostic log (PHI-redacted), filterable by level, device and text."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from benchlink.gui.models.log_model import COLUMN_KEYS, LEVELS, LogFilterProxy, LogModel
+
+ALL_DEVICES = "All devices"
 
 
 class LogPanel(QWidget):
@@ -43,6 +45,15 @@ class LogPanel(QWidget):
         self.text.setClearButtonEnabled(True)
         self.text.textChanged.connect(self.proxy.set_text)
 
+        self.device = QComboBox(self)
+        self.device.setObjectName("logDevice")
+        self.device.setAccessibleName("Log device")
+        self.device.addItem(ALL_DEVICES)
+        self.device.currentTextChanged.connect(
+            lambda text: self.proxy.set_device("" if text == ALL_DEVICES else text))
+        model.rowsInserted.connect(self._learn_devices)
+        model.modelReset.connect(self._learn_devices)
+
         self.follow = QCheckBox("Follow", self)
         self.follow.setAccessibleName("Scroll to newest log line")
         self.follow.setChecked(True)
@@ -52,6 +63,7 @@ class LogPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(level_label)
         bar.addWidget(self.level)
+        bar.addWidget(self.device)
         bar.addWidget(self.text, 1)
         bar.addWidget(self.follow)
 
@@ -76,6 +88,16 @@ class LogPanel(QWidget):
         layout.addWidget(self.table)
 
         self.proxy.rowsInserted.connect(self._follow)
+
+    def set_devices(self, names: list[str]) -> None:
+        for name in names:
+            if name and self.device.findText(name) < 0:
+                self.device.addItem(name)
+
+    def _learn_devices(self, *_: object) -> None:
+        seen = {self.model.entry_at(r).device for r in range(max(0, self.model.rowCount() - 200),  # type: ignore[union-attr]
+                                                            self.model.rowCount())}
+        self.set_devices(sorted(d for d in seen if d))
 
     def focus_filter(self) -> None:
         self.text.setFocus(Qt.FocusReason.ShortcutFocusReason)

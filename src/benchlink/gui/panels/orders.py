@@ -11,7 +11,6 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -94,23 +93,27 @@ class OrdersPanel(QWidget):
         self.form_error.setAccessibleName("Order entry problem")
         self.form_error.setStyleSheet("color: #d0342c;")
         self.form_error.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("&Sample ID", self.sample)
-        form.addRow("&Tests", self.tests)
-        row = QHBoxLayout()
-        row.addWidget(self.priority)
-        row.addWidget(QLabel("Patient", form_box))
-        row.addWidget(self.patient, 1)
-        row.addWidget(QLabel("Device", form_box))
-        row.addWidget(self.device, 1)
-        form.addRow("&Priority", row)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.import_button)
-        buttons.addWidget(self.form_error, 1)
+        # Two compact rows: the order form must leave the worklist most of the panel.
+        first = QHBoxLayout()
+        for text, widget, stretch in (("&Sample", self.sample, 1), ("&Tests", self.tests, 2),
+                                      ("Priorit&y", self.priority, 0)):
+            label = QLabel(text, form_box)
+            label.setBuddy(widget)
+            first.addWidget(label)
+            first.addWidget(widget, stretch)
+        second = QHBoxLayout()
+        for text, widget in (("Patient", self.patient), ("Device", self.device)):
+            label = QLabel(text, form_box)
+            label.setBuddy(widget)
+            second.addWidget(label)
+            second.addWidget(widget, 1)
+        second.addWidget(self.add_button)
+        second.addWidget(self.import_button)
         box_layout = QVBoxLayout(form_box)
-        box_layout.addLayout(form)
-        box_layout.addLayout(buttons)
+        box_layout.setContentsMargins(6, 4, 6, 4)
+        box_layout.addLayout(first)
+        box_layout.addLayout(second)
+        box_layout.addWidget(self.form_error)
         self.sample.returnPressed.connect(self.tests.setFocus)
         self.tests.returnPressed.connect(self.add_order)
 
@@ -140,7 +143,7 @@ class OrdersPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(form_box)
         layout.addLayout(bar)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.stack, 1)
 
         # Order states move as analyzers query and send; a cheap poll keeps the view honest.
         self._poll = QTimer(self)

@@ -54,7 +54,7 @@ class PluginsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
-        layout.addWidget(split)
+        layout.addWidget(split, 1)
         self.table.selectionModel().selectionChanged.connect(self._show_selected)
         self.refresh()
 

@@ -154,7 +154,7 @@ class TracePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.stack, 1)
         self.proxy.rowsInserted.connect(self._on_rows)
 
     def add_chunks(self, chunks: list[TraceChunk]) -> None:

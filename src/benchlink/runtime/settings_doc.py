@@ -1,0 +1,245 @@
+"""The configuration reference (docs/configuration.md), generated from the settings dataclasses.
+
+Keys and defaults come from the dataclasses themselves, so a renamed key or a changed default cannot
+leave the manual behind; only the sentences explaining each key live here (or, for the edge limits
+and link tolerances, in the ``#:`` comments beside the fields). A key without a sentence makes the
+docs test fail, which is the point: a new setting is not finished until an operator can read what
+it does. Run ``python docs/gen_reference.py`` to rewrite the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from benchlink.protocols.astm.tolerances import LinkTolerances
+from benchlink.runtime.limits import EdgeLimits
+from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TomlKey:
+    """Where a ``Settings`` field is written in the file, and its environment variable."""
+
+    section: str
+    key: str
+    env: str
+    meaning: str
+    default: str = ""
+
+
+#: Settings fields that are set in the TOML file.
+SETTINGS_TOML: Mapping[str, TomlKey] = {
+    "database_url": TomlKey(
+        "database", "url", "BENCHLINK_DATABASE_URL",
+        "SQLAlchemy URL of a shared PostgreSQL server, e.g. `postgresql+psycopg://user@host/benchlink`",
+        "*(empty: local SQLCipher file `HOME/benchlink.db`)*"),
+    "key_file": TomlKey(
+        "database", "key_file", "BENCHLINK_KEY_FILE",
+        "file holding the 256-bit database key, for services without a keyring. Created with mode 0600 on "
+        "first run"),
+    "use_keyring": TomlKey(
+        "database", "use_keyring", "BENCHLINK_NO_KEYRING=1 turns it off",
+        "use the OS keyring (Windows Credential Manager, macOS Keychain, Secret Service)"),
+    "log_level": TomlKey("log", "level", "BENCHLINK_LOG_LEVEL", "`debug`, `info`, `warning` or `error`"),
+    "status_port": TomlKey(
+        "status", "port", "BENCHLINK_STATUS_PORT",
+        "reserved for the local status/metrics endpoint; `0` = off"),
+}
+
+#: Settings fields that come from the command line or the environment only.
+SETTINGS_ENV_ONLY: Mapping[str, tuple[str, str]] = {
+    "home": ("`--home DIR` / `BENCHLINK_HOME`",
+             "folder for config.toml, database, key file (if relative), logs, exports"),
+    "config_file": ("`--config FILE` / `BENCHLINK_CONFIG`", "another configuration file"),
+    "demo": ("`--demo` / `BENCHLINK_DEMO=1`", "add the built-in simulated analyzer on loopback"),
+    "devices": ("`[[device]]` tables", "the analyzers; see below"),
+}
+
+DEVICE_MEANING: Mapping[str, str] = {
+    "name": "unique name shown in every panel and stored with each result",
+    "driver": "a registered driver; `benchlink plugins` lists them",
+    "enabled": "`false` keeps the device configured but disconnected",
+    "profile": "a device profile name (vendor plugins)",
+    "encoding": "text encoding of the analyzer's messages (`latin-1`, `cp1252`, `utf-8`); empty means the "
+                "protocol default: `latin-1` for ASTM, MSH-18 for HL7",
+    "transport": "the `[device.transport]` table below",
+    "tolerances": "link-layer leniencies, off unless listed (see *Link tolerances* below)",
+    "receive_timeout": "seconds the receiver waits for the next frame before discarding an incomplete "
+                       "message (LIS01-A2: 30)",
+    "reply_timeout": "seconds a sender waits for ACK/NAK before retrying (LIS01-A2: 15)",
+    "download_orders": "when the line is idle, send pending worklist orders for this device unasked "
+                       "(LIS01-A2 contention rules apply)",
+    "limits": "the `[device.limits]` table below",
+}
+
+#: (applies to, meaning) per transport key.
+TRANSPORT_MEANING: Mapping[str, tuple[str, str]] = {
+    "kind": ("all", "`tcp-server` (the analyzer connects to us), `tcp-client` (we connect to it) or "
+                    "`serial`"),
+    "host": ("tcp", "interface to listen on, or the analyzer's address. Listening on other interfaces must "
+                    "be configured explicitly"),
+    "port": ("tcp", "TCP port (`0` picks a free one, useful only for tests and the demo)"),
+    "device": ("serial", "port name: `COM3`, `/dev/ttyUSB0`"),
+    "baudrate": ("serial", "1200 … 115200"),
+    "bytesize": ("serial", "7 or 8"),
+    "parity": ("serial", "`N`, `E`, `O`, `M`, `S`"),
+    "stopbits": ("serial", "1, 1.5 or 2"),
+    "rtscts": ("serial", "hardware flow control"),
+    "xonxoff": ("serial", "software flow control"),
+    "tls_cert": ("tcp", "our certificate (PEM) for TLS"),
+    "tls_key": ("tcp", "the private key of `tls_cert`; its contents are never logged or bundled"),
+    "tls_ca": ("tcp", "CA bundle used to verify the peer"),
+    "tls_verify": ("tcp", "verify the peer certificate"),
+    "allow": ("tcp-server", "peer addresses allowed to connect; empty allows any"),
+}
+
+INTRO = """\
+# Configuration reference
+
+<!-- Generated from the settings dataclasses by docs/gen_reference.py; edit
+     src/benchlink/runtime/settings_doc.py (descriptions) or the dataclasses, not this file. -->
+
+Benchlink reads one TOML file: `HOME/config.toml` when `--home DIR` / `BENCHLINK_HOME` is set,
+otherwise the platform's user config folder (`~/.config/benchlink/config.toml` on Linux,
+`%LOCALAPPDATA%\\Benchlink\\benchlink\\config.toml` on Windows). `--config FILE` or
+`BENCHLINK_CONFIG` names another file.
+
+Precedence: **command line > environment (`BENCHLINK_*`) > file > defaults.**
+A mistake in the file stops Benchlink with a message naming the file, the device and the key.
+`resources/sample-config.toml` is a commented starting point. `benchlink doctor` checks a
+configuration against this machine (ports, serial ports, drivers).
+"""
+
+ENV_EXTRA = (
+    ("`BENCHLINK_PROFILES`", "extra TOML device profiles: files or folders, separated like `PATH`"),
+    ("`BENCHLINK_CORPUS`", "(tests) folder of real analyzer captures, default `../shared/corpus`"),
+    ("`PYTHON_KEYRING_BACKEND`", "force a keyring backend (e.g. in the frozen app or in tests)"),
+)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    if isinstance(value, int):
+        return f"`{value}`"
+    if isinstance(value, tuple | list):
+        return "`[]`" if not value else f"`{list(value)}`"
+    if value in ("", None):
+        return "*(empty)*"
+    return f"`{value}`"
+
+
+def default_of(field: dataclasses.Field[Any]) -> str:
+    if field.default is not dataclasses.MISSING:
+        return _cell(field.default)
+    if field.default_factory is not dataclasses.MISSING:
+        produced = field.default_factory()
+        return "" if dataclasses.is_dataclass(produced) else _cell(produced)
+    return "*(required)*"
+
+
+_COMMENT = re.compile(r"^\s*#:\s?(.*)$")
+_FIELD = re.compile(r"^\s*(\w+)\s*:")
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """The ``#:`` comment lines written above each field of a dataclass, joined."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    found: dict[str, str] = {}
+    pending: list[str] = []
+    for line in lines:
+        comment = _COMMENT.match(line)
+        if comment:
+            pending.append(comment.group(1).strip())
+            continue
+        match = _FIELD.match(line)
+        if match and pending:
+            found[match.group(1)] = " ".join(pending)
+        pending = []
+    return found
+
+
+def undocumented() -> list[str]:
+    """Fields with no description: each one is a gap in the manual (the docs test lists them)."""
+    missing = [f"Settings.{f.name}" for f in dataclasses.fields(Settings)
+               if f.name not in SETTINGS_TOML and f.name not in SETTINGS_ENV_ONLY]
+    missing += [f"DeviceConfig.{f.name}" for f in dataclasses.fields(DeviceConfig)
+                if f.name not in DEVICE_MEANING]
+    missing += [f"TransportConfig.{f.name}" for f in dataclasses.fields(TransportConfig)
+                if f.name not in TRANSPORT_MEANING]
+    for cls in (EdgeLimits, LinkTolerances):
+        comments = field_comments(cls)
+        missing += [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls) if f.name not in comments]
+    return missing
+
+
+def _md(text: str) -> str:
+    """Turn reST-style double backticks of source comments into Markdown code."""
+    return text.replace("``", "`").replace("|", "\\|")
+
+
+def render_configuration() -> str:
+    out = [INTRO]
+    settings_fields = {f.name: f for f in dataclasses.fields(Settings)}
+    sections: dict[str, list[tuple[str, TomlKey]]] = {}
+    for name, spec in SETTINGS_TOML.items():
+        if name in settings_fields:
+            sections.setdefault(spec.section, []).append((name, spec))
+    for section, keys in sections.items():
+        out += [f"## `[{section}]`", "", "| key | default | meaning |", "|---|---|---|"]
+        for name, spec in keys:
+            default = spec.default or default_of(settings_fields[name])
+            out.append(f"| `{spec.key}` | {default} | {spec.meaning}. Env: `{spec.env}` |".replace(
+                "Env: `BENCHLINK_NO_KEYRING=1 turns it off`", "Env: `BENCHLINK_NO_KEYRING=1` turns it off"))
+        out.append("")
+
+    out += ["## `[[device]]` (one table per analyzer)", "", "| key | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(DeviceConfig):
+        if f.name in ("transport", "limits"):
+            continue
+        out.append(f"| `{f.name}` | {default_of(f)} | {DEVICE_MEANING[f.name]} |")
+    out.append("")
+
+    out += ["### `[device.transport]`", "", "| key | default | applies to | meaning |", "|---|---|---|---|"]
+    for f in dataclasses.fields(TransportConfig):
+        applies, meaning = TRANSPORT_MEANING[f.name]
+        out.append(f"| `{f.name}` | {default_of(f)} | {applies} | {meaning} |")
+    out.append("")
+
+    limit_notes = field_comments(EdgeLimits)
+    out += ["### `[device.limits]`", "",
+            "What a broken or hostile peer may cost before it is cut off. Over any limit the peer gets a "
+            "clear log entry (`connection dropped: limit exceeded`, with the limit's name) and a dropped "
+            "connection; memory stays bounded and the device keeps listening.", "",
+            "| key | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(EdgeLimits):
+        out.append(f"| `{f.name}` | {default_of(f)} | {_md(limit_notes.get(f.name, ''))} |")
+    out.append("")
+
+    tolerance_notes = field_comments(LinkTolerances)
+    out += ["### Link tolerances (`tolerances = [...]`)", "",
+            "Deviations from LIS01-A2 that real instruments need. Each widens what Benchlink accepts as a "
+            "receiver; as a sender it always speaks the strict standard.", "",
+            "| name | meaning |", "|---|---|"]
+    for f in dataclasses.fields(LinkTolerances):
+        out.append(f"| `{f.name}` | {_md(tolerance_notes.get(f.name, ''))} |")
+    out.append("")
+
+    out += ["## Command line and environment only", "", "| setting | meaning |", "|---|---|"]
+    for f in dataclasses.fields(Settings):
+        if f.name in SETTINGS_ENV_ONLY and f.name != "devices":
+            where, meaning = SETTINGS_ENV_ONLY[f.name]
+            out.append(f"| {where} | {meaning} |")
+    for where, meaning in ENV_EXTRA:
+        out.append(f"| {where} | {meaning} |")
+    out.append("")
+    return "\n".join(out)
