@@ -88,6 +88,7 @@ class LogPanel(QWidget):
         layout.addWidget(self.table)
 
         self.proxy.rowsInserted.connect(self._follow)
+        self._learn_devices()
 
     def set_devices(self, names: list[str]) -> None:
         for name in names:

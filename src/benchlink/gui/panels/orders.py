@@ -220,7 +220,12 @@ class OrdersPanel(QWidget):
         self.form_error.setText("")
         self.runner.submit(lambda: worklist.import_csv(path),
                            lambda count: self._added(f"Imported {count} order line(s) from {path.name}"),
-                           lambda exc: self.form_error.setText(f"{path.name}: {exc}"))
+                           lambda exc: self._import_failed(f"{path.name}: {exc}"))
+
+    def _import_failed(self, text: str) -> None:
+        # Lines before the bad one may already be in (the worklist imports line by line): show them.
+        self.form_error.setText(text)
+        self.refresh()
 
     def focus_view(self) -> None:
         self.sample.setFocus(Qt.FocusReason.ShortcutFocusReason)
