@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlink.drivers.hl7_results import observations
 from hl7apy.parser import parse_message as hl7apy_parse
 
 import hl7
+from benchlink.drivers.hl7_results import observations
 from benchlink.protocols.hl7.capture import read_hl7_capture
 from benchlink.protocols.hl7.message import decode_text, normalise_segments, parse_message
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 SENTINEL_NAME = "Zzyzxsentinel^Quentinsentinel"
 SENTINEL_LAST = "Zzyzxsentinel"
+ADMIN_PASSWORD = "correct-horse-battery-9"
 
 
 def free_port() -> int:
@@ -28,6 +29,9 @@ def cli_env(home: Path) -> dict[str, str]:
         BENCHLINK_NO_KEYRING="1",
         PYTHONUNBUFFERED="1",
         QT_QPA_PLATFORM="offscreen",
+        BENCHLINK_USER="admin",
+        BENCHLINK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        BENCHLINK_PASSWORD=ADMIN_PASSWORD,
     )
     return env
 

@@ -69,7 +69,7 @@ def _command(home: Path, out: Path) -> list[str]:
             "--screenshot", str(out), "--quit-after", str(QUIT_AFTER)]
 
 
-def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) -> None:
+def demo_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     # The demo analyzer on an ephemeral port, so a running Benchlink on 15999 cannot interfere.
@@ -78,10 +78,30 @@ def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) ->
         '[device.transport]\nkind = "tcp-server"\nhost = "127.0.0.1"\nport = 0\n',
         encoding="utf-8",
     )
-    out = tmp_path / "main-window.png"
+    return home
+
+
+def x_env(x_display: str, tmp_path: Path, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
     env.update(DISPLAY=x_display, BENCHLINK_HOME=str(home), BENCHLINK_NO_KEYRING="1",
                BENCHLINK_KEY_FILE=str(tmp_path / "benchlink.key"))
+    return env
+
+
+def assert_not_blank(path: Path) -> QImage:
+    image = QImage(str(path))
+    assert not image.isNull(), path
+    greys = [image.pixelColor(x, y).lightness()
+             for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)]
+    assert statistics.pvariance(greys) > 50, f"{path.name} is (nearly) blank"
+    assert len(set(greys)) > 10, path.name
+    return image
+
+
+def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) -> None:
+    home = demo_home(tmp_path)
+    out = tmp_path / "main-window.png"
+    env = x_env(x_display, tmp_path, home)
     proc = subprocess.run(_command(home, out), env=env, capture_output=True, text=True, timeout=60,
                           cwd=tmp_path)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
@@ -106,3 +126,28 @@ def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) ->
     if os.environ.get("BENCHLINK_UPDATE_SCREENSHOTS") == "1":
         DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, DOCS_SHOT)
+
+
+def test_every_main_panel_screenshot(x_display: str, tmp_path: Path, qapp: object) -> None:
+    """Each panel with live demo data in a real X window; copied into docs/ for the operator guide."""
+    home = demo_home(tmp_path)
+    out = tmp_path / "shots"
+    script = Path(__file__).with_name("panel_shots.py")
+    proc = subprocess.run([sys.executable, str(script), str(out), str(home)], env=x_env(x_display, tmp_path, home),
+                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    names = sorted(p.name for p in out.glob("*.png"))
+    expected = sorted(["main-window.png", "main-window-dark.png", "dialog-device.png", "dialog-export.png",
+                       *(f"panel-{n}.png" for n in ("results", "devices", "orders", "quarantine", "log", "trace",
+                                                     "audit", "plugins"))])
+    assert names == expected
+    for path in out.glob("*.png"):
+        assert_not_blank(path)
+    light = QImage(str(out / "main-window.png"))
+    dark = QImage(str(out / "main-window-dark.png"))
+    assert (light.width(), light.height()) == (1280, 800)
+    # The dark theme really is dark: the window background at the status bar is darker.
+    assert dark.pixelColor(640, 790).lightness() < light.pixelColor(640, 790).lightness() - 80
+    if os.environ.get("BENCHLINK_UPDATE_SCREENSHOTS") == "1":
+        for path in out.glob("*.png"):
+            shutil.copyfile(path, DOCS_SHOT.parent / path.name)

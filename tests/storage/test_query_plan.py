@@ -68,8 +68,8 @@ def _plan(store: Store, flt: ResultFilter, after: int | None) -> list[str]:
         (ResultFilter(device="dev3"), "ix_results_device_received"),
         (ResultFilter(sample_id="S000100"), "ix_results_sample_id_received"),
         (ResultFilter(patient_id="P1017"), "ix_results_patient_id_received"),
-        (ResultFilter(flag="H"), "ix_results_flags_received"),
-        (ResultFilter(kind="qc"), "ix_results_kind_received"),
+        (ResultFilter(flag="H"), "ix_results_received_at_id"),
+        (ResultFilter(kind="qc"), "ix_results_received_at_id"),
         (ResultFilter(exported=False), "ix_results_unexported"),
         (
             ResultFilter(since=T0 + timedelta(days=30), until=T0 + timedelta(days=31)),
@@ -113,3 +113,15 @@ def test_pages_chain_without_gaps_or_repeats(big_store: Store) -> None:
         seen.extend(r.id for r in page)
         after = page[-1].id
     assert len(seen) == len(set(seen)) == big_store.count_results(flt) > 100
+
+
+def test_device_test_and_flag_is_answered_from_the_code_indexes_alone(big_store: Store) -> None:
+    """device + flag are checked on the index entries: no table lookup per rejected row."""
+    flt = ResultFilter(device="dev3", test="L10", flag="H")
+    plan = _plan(big_store, flt, None)
+    covering = [step for step in plan if "COVERING INDEX" in step]
+    assert any("ix_results_lis_code_received" in s for s in covering), plan
+    assert any("ix_results_instrument_code_received" in s for s in covering), plan
+    page = big_store.results_page(flt)
+    assert page and all(r.device == "dev3" and r.flags == "H" and "L10" in (r.lis_code, r.instrument_code)
+                        for r in page)

@@ -103,10 +103,13 @@ def cmd_results(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.cli.credentials import require
+    from benchlink.core.auth import Permission
     from benchlink.exporters.csv_export import CsvOptions, write_csv
 
     def run() -> int:
         store = _store(settings)
+        require(settings, store, Permission.EXPORT, user=getattr(args, "user", None))
         options = CsvOptions(delimiter=args.delimiter, bom=args.bom)
         count = write_csv(store.iter_results(_result_filter(args)), args.out, options)
         print(f"exported {count} results to {args.out}")

@@ -37,11 +37,18 @@ def register(sub: Any, common: Common) -> None:
     lst.set_defaults(handler=cmd_list)
 
 
-def _worklist(settings: Settings) -> Any:
+def _worklist(settings: Settings, args: argparse.Namespace | None = None) -> Any:
+    """The worklist; with *args*, only after proving the right to enter orders."""
     from benchlink.runtime.bootstrap import open_store
     from benchlink.storage.worklist import Worklist
 
-    return Worklist(open_store(settings).engine)
+    store = open_store(settings)
+    if args is not None:
+        from benchlink.cli.credentials import require
+        from benchlink.core.auth import Permission
+
+        require(settings, store, Permission.ORDERS_EDIT, user=getattr(args, "user", None))
+    return Worklist(store.engine)
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,7 +56,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
     def run() -> int:
         try:
-            ids = _worklist(settings).add(args.sample_id, args.tests, priority=args.priority,
+            ids = _worklist(settings, args).add(args.sample_id, args.tests, priority=args.priority,
                                           patient_id=args.patient_id, device=args.device)
         except WorklistError as exc:
             print(f"benchlink orders add: {exc}", file=sys.stderr)
@@ -65,7 +72,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     def run() -> int:
         try:
-            count = _worklist(settings).import_csv(args.file)
+            count = _worklist(settings, args).import_csv(args.file)
         except (WorklistError, OSError, KeyError) as exc:
             print(f"benchlink orders import: {args.file}: {exc}", file=sys.stderr)
             return 2

@@ -76,15 +76,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = _prepare_first_start(settings)
     configure_logging(settings.log_dir, level=settings.log_level)
-    return int(friendly(lambda: asyncio.run(_serve(settings, args.duration))))
+    return int(friendly(lambda: asyncio.run(_serve(settings, args.duration, getattr(args, "user", None)))))
 
 
-async def _serve(settings: Settings, duration: float | None) -> int:
+async def _serve(settings: Settings, duration: float | None, user: str | None = None) -> int:
+    from benchlink.cli.credentials import require_service
     from benchlink.runtime.bootstrap import build_engine, open_store
 
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, open_store, settings)
+    actor = require_service(settings, store, user=user)
     engine = build_engine(settings, store)
+    print(f"benchlink: serving as {actor.username}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

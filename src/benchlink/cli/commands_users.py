@@ -25,11 +25,6 @@ from benchlink.runtime.settings import Settings
 Common = Callable[[argparse.ArgumentParser], None]
 
 
-def _user_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user", help="who runs the command (BENCHLINK_USER); password from BENCHLINK_PASSWORD "
-                                       "or a prompt, or BENCHLINK_TOKEN instead")
-
-
 def register(sub: Any, common: Common) -> None:
     users = sub.add_parser("users", help="manage user accounts, roles and service tokens")
     actions = users.add_subparsers(dest="users_action", metavar="ACTION", required=True)
@@ -37,7 +32,6 @@ def register(sub: Any, common: Common) -> None:
     def action(name: str, helptext: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = actions.add_parser(name, help=helptext)
         common(parser)
-        _user_option(parser)
         return parser
 
     add = action("add", "create an account (password from BENCHLINK_NEW_PASSWORD or a prompt)")
@@ -87,7 +81,7 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
             actor = service.create_first_admin(args.name, new_password(args.name))
             print(f"created the first admin {actor.username!r}")
             return 0
-        actor = require(settings, store, Permission.USERS_EDIT, user=args.user)
+        actor = require(settings, store, Permission.USERS_EDIT, user=getattr(args, "user", None))
         record = service.add_user(actor, args.name, role, new_password(args.name))
         print(f"created {record.role.value} {record.username!r}")
         return 0
@@ -102,7 +96,7 @@ def _when(value: datetime | None) -> str:
 def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
         store = _open(settings)
-        actor = require(settings, store, Permission.USERS_EDIT, user=args.user)
+        actor = require(settings, store, Permission.USERS_EDIT, user=getattr(args, "user", None))
         records = service_for(settings, store).list_users(actor)
         now = datetime.now().astimezone()
         if args.json:
@@ -129,7 +123,7 @@ def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_users_state(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
         store = _open(settings)
-        actor = require(settings, store, Permission.USERS_EDIT, user=args.user)
+        actor = require(settings, store, Permission.USERS_EDIT, user=getattr(args, "user", None))
         service = service_for(settings, store)
         if args.verb == "unlock":
             service.unlock_user(actor, args.name)
@@ -145,7 +139,7 @@ def cmd_users_passwd(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
         store = _open(settings)
         service = service_for(settings, store)
-        me = args.user or os.environ.get("BENCHLINK_USER") or ""
+        me = getattr(args, "user", None) or os.environ.get("BENCHLINK_USER") or ""
         if args.name is None or args.name == me:
             if not me:
                 raise AuthError("whose password? pass --user NAME (or set BENCHLINK_USER), or name the account")
@@ -153,7 +147,7 @@ def cmd_users_passwd(args: argparse.Namespace, settings: Settings) -> int:
             service.change_own_password(me, old, new_password(me))
             print(f"password changed for {me!r}")
             return 0
-        actor = require(settings, store, Permission.USERS_EDIT, user=args.user)
+        actor = require(settings, store, Permission.USERS_EDIT, user=getattr(args, "user", None))
         service.reset_password(actor, args.name, new_password(args.name))
         print(f"password changed for {args.name!r}")
         return 0
@@ -170,7 +164,7 @@ def _prompt_old(name: str) -> str:
 def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
         store = _open(settings)
-        actor = require(settings, store, Permission.TOKENS_ISSUE, user=args.user)
+        actor = require(settings, store, Permission.TOKENS_ISSUE, user=getattr(args, "user", None))
         service = service_for(settings, store)
         if args.revoke:
             service.revoke_token(actor, args.name)

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from benchlink.core.auth import AuthError
 from benchlink.storage.database import WrongKeyError
 from benchlink.storage.keys import KeyUnavailableError
 
@@ -21,3 +22,9 @@ def friendly(call: Callable[[], T]) -> T | int:
     except WrongKeyError as exc:
         print(f"benchlink: {exc}", file=sys.stderr)
         return 3
+    except AuthError as exc:
+        print(f"benchlink: {exc}", file=sys.stderr)
+        return 4
+    except (EOFError, KeyboardInterrupt):
+        print("\nbenchlink: cancelled; nothing was changed", file=sys.stderr)
+        return 4

@@ -17,6 +17,9 @@ def _options(parser: argparse.ArgumentParser, default: object) -> None:
                         help="folder for config.toml, database, logs, exports (BENCHLINK_HOME)")
     parser.add_argument("--config", type=Path, default=default, help="configuration file (default: HOME/config.toml)")
     parser.add_argument("--demo", action="store_true", default=default, help="add the built-in simulated analyzer")
+    parser.add_argument("--user", default=default,
+                        help="who runs a command that changes data (BENCHLINK_USER; password from BENCHLINK_PASSWORD "
+                        "or a prompt; services use BENCHLINK_TOKEN)")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -183,7 +183,6 @@ class ExportDialog(QDialog):
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.export_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel_or_close)
-        self.buttons.accepted.disconnect()
 
         form = QFormLayout()
         form.addRow("&Format", self.format)

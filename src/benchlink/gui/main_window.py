@@ -580,6 +580,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         trace: list[TraceChunk] = []
+        snapshots: dict[str, Any] = {}  # a device flips receiving/connected per message: keep the last
         changed = False
         stored = False
         quarantined = False
@@ -587,8 +588,8 @@ class MainWindow(QMainWindow):
             if isinstance(event, TraceChunk):
                 trace.append(event)
             elif isinstance(event, DeviceChanged):
-                self.devices_model.apply(event.snapshot)
-                self.notifier.device_changed(event.snapshot)
+                self.notifier.device_changed(event.snapshot)  # sees every transition into error
+                snapshots[event.snapshot.name] = event.snapshot
                 changed = True
             elif isinstance(event, ResultsStored):
                 stored = True
@@ -603,6 +604,8 @@ class MainWindow(QMainWindow):
                 )
         if trace:
             self.trace_panel.add_chunks(trace)
+        for snapshot in snapshots.values():
+            self.devices_model.apply(snapshot)
         if changed:
             self._update_summary()
         if stored:

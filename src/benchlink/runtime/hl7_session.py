@@ -159,7 +159,12 @@ class Hl7Session:
         await self._send(build_ack(message, code, "" if code == "AA" else "stored, not decoded; see quarantine",
                                    control_id=_control_id(), timestamp=_timestamp()))
         if kind == "QRY":
-            await self._answer_query(message)
+            try:
+                await self._answer_query(message)
+            except Hl7Error:
+                # logged with its traceback (no locals), the connection stays up for the next message
+                self.health.bump("errors")
+                log.exception("query could not be answered", device=self.device)
         elif decoded is not None and decoded.results and self.orders is not None:
             await self.orders.resulted((r.sample_id, r.lis_code or r.instrument_code) for r in decoded.results)
         self.health.set_state(DeviceState.CONNECTED)

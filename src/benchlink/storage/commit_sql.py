@@ -73,7 +73,9 @@ def _identity(value: Any) -> Any:
 
 
 def _processor(type_: Any, dialect: sqlalchemy.Dialect) -> Callable[[Any], Any]:
-    proc = type_.bind_processor(dialect)
+    # dialect_impl first: the generic DateTime has no SQLite processor, and the driver's own
+    # datetime adapter drops ".000000", which would break string ordering against Core's rows.
+    proc = type_.dialect_impl(dialect).bind_processor(dialect)
     return proc if proc is not None else _identity
 
 

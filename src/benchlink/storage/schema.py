@@ -7,8 +7,9 @@ Design notes:
 - ``raw_messages.data`` keeps the bytes verbatim (guarantee 2); everything else can be re-derived.
 - Results carry the patient fields denormalised: a result row must be readable on its own, even
   if a later message changes the patient's name.
-- Every results index ends in ``(received_at, id)`` so a filtered page ``ORDER BY received_at
-  DESC, id DESC LIMIT n`` is an index range walk, not a sort, on SQLite and PostgreSQL alike.
+- Every results index continues its leading column with ``(received_at, id)`` so a filtered page
+  ``ORDER BY received_at DESC, id DESC LIMIT n`` is an index range walk, not a sort, on SQLite
+  and PostgreSQL alike.
 - Timestamps that Benchlink stamps itself are stored as naive UTC (:class:`UtcDateTime`) so the
   two backends round-trip them identically; ``observed_at`` is the instrument's own clock.
 """
@@ -194,16 +195,21 @@ results = Table(
     Column("exported_at", UtcDateTime, nullable=True),
 )
 
-#: Indexes added by revision 0002. Pages are ordered newest first by (received_at, id), and each
-#: filter column leads an index that continues with exactly that order, so a filtered page (also
-#: one combined with a date range) is a single index range walk with no sort.
+#: The results indexes (revision 0004). Pages are ordered newest first by (received_at, id), and
+#: each filter column leads an index that continues with exactly that order, so a filtered page
+#: (also one combined with a date range) is a single index range walk with no sort. Columns that
+#: are often combined with the leading one (flags, kind, device) trail it: SQLite tests them on
+#: the index entry and fetches the table row only for matches. Low-selectivity columns (flags,
+#: kind) lead no index of their own: each index costs a b-tree insert per stored result.
+_c = results.c
 RESULTS_INDEXES: tuple[Index, ...] = (
-    Index("ix_results_message_id", results.c.message_id),
-    Index("ix_results_received_at_id", results.c.received_at, results.c.id),
-    *(
-        Index(f"ix_results_{col}_received", results.c[col], results.c.received_at, results.c.id)
-        for col in ("device", "sample_id", "patient_id", "instrument_code", "lis_code", "flags", "kind")
-    ),
+    Index("ix_results_message_id", _c.message_id),
+    Index("ix_results_received_at_id", _c.received_at, _c.id, _c.flags, _c.kind),
+    Index("ix_results_device_received", _c.device, _c.received_at, _c.id, _c.flags, _c.kind),
+    Index("ix_results_sample_id_received", _c.sample_id, _c.received_at, _c.id),
+    Index("ix_results_patient_id_received", _c.patient_id, _c.received_at, _c.id),
+    Index("ix_results_instrument_code_received", _c.instrument_code, _c.received_at, _c.id, _c.device, _c.flags),
+    Index("ix_results_lis_code_received", _c.lis_code, _c.received_at, _c.id, _c.device, _c.flags),
     Index(
         "ix_results_unexported",
         results.c.received_at,

@@ -233,7 +233,7 @@ class Store:
         """The SELECT behind :meth:`results_page` (exposed so tests can EXPLAIN it).
 
         Order is (received_at DESC, id DESC): ids follow arrival, so this is "newest first", and
-        every results index ends in those two columns, so any single filter, alone or with a date
+        every results index continues with those two columns, so any single filter, alone or with a date
         range, walks one index and stops after ``limit`` rows. ``after`` is the last id shown; its
         received_at is looked up by primary key first (one extra indexed read) to continue the walk.
         """

@@ -50,7 +50,9 @@ class DevicesPanel(QWidget):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Sized when devices come and go, not on every state change: ResizeToContents would
+        # re-measure every cell each time a device flips between receiving and connected.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COLUMN_KEYS.index("state"), QHeaderView.ResizeMode.Stretch)
         header.setHighlightSections(False)
 
@@ -152,6 +154,10 @@ class DevicesPanel(QWidget):
 
     def _sync(self) -> None:
         has_rows = self.model.rowCount() > 0
+        if has_rows:
+            for column, key in enumerate(COLUMN_KEYS):
+                if key != "state":
+                    self.table.resizeColumnToContents(column)
         self.stack.setCurrentWidget(self.table if has_rows else self.empty_label)
         if has_rows and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
