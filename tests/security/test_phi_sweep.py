@@ -75,6 +75,7 @@ class Captured:
 #: Credentials for commands that need them once the CLI asks (the first one creates this admin).
 #: The password is swept for as well: secrets belong in logs no more than PHI does.
 ADMIN_PASSWORD = "Sweep-Kestrel-Secret-7731"
+CRASH_EVENTS = ("session failed", "query could not be answered")
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -188,7 +189,7 @@ def test_no_phi_in_logs_outputs_crash_reports_or_bundle(served, tmp_path: Path) 
         analyzer.exchange(BROKEN_QUERY)  # stored and ACKed, then answering it fails
     finally:
         analyzer.close()
-    assert wait_for(lambda: any(e.get("event") in ("session failed", "query could not be answered") for e in _log_events(home)), 15), \
+    assert wait_for(lambda: any(e.get("event") in CRASH_EVENTS for e in _log_events(home)), 15), \
         "the broken query did not reach the crash path (a logged traceback)"
 
     # ---- every read-only command an operator or support would run
@@ -239,7 +240,7 @@ def test_no_phi_in_logs_outputs_crash_reports_or_bundle(served, tmp_path: Path) 
 
     # ---- the crash report: a traceback with frames, no locals, nothing from the message
     events = _log_events(home)
-    crashes = [e for e in events if e.get("event") in ("session failed", "query could not be answered")]
+    crashes = [e for e in events if e.get("event") in CRASH_EVENTS]
     assert crashes and all("exception" in e for e in crashes), crashes
     rendered = json.dumps(crashes)
     assert '"frames"' in rendered and "hl7_session.py" in rendered, "the traceback lost its frames"
