@@ -12,6 +12,7 @@ import os
 import random
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from typing import Any
 from benchlink.core.model import Result, ResultKind
 from benchlink.storage.database import open_engine
 from benchlink.storage.store import InboundMessage, ResultFilter, Store
+from benchlink.storage.writer import StoreWriter
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DEVICES = [f"analyzer-{i}" for i in range(8)]
@@ -35,6 +37,7 @@ def _sample_results(rng: random.Random, n: int) -> tuple[Result, ...]:
     for j in range(RESULTS_PER_MESSAGE):
         v = rng.uniform(0, 200)
         code = CODES[(n + j) % len(CODES)]
+        roll = rng.random()
         out.append(
             Result(
                 sample_id=f"S{n:07d}",
@@ -45,7 +48,8 @@ def _sample_results(rng: random.Random, n: int) -> tuple[Result, ...]:
                 patient_name=f"Patient {n % 30_000}",
                 lis_code=f"L-{code}" if (n + j) % 5 else "",
                 units="mmol/L",
-                flags="H" if rng.random() < 0.1 else ("L" if rng.random() < 0.05 else ""),
+                # H 10 %, L 5 %, and a rare critical flag (0.2 %): the worst case for a flag filter.
+                flags="HH" if roll < 0.002 else "H" if roll < 0.1 else "L" if roll < 0.15 else "",
                 status="F",
                 kind=ResultKind.QC if n % 20 == 0 else ResultKind.PATIENT,
             )
@@ -185,6 +189,36 @@ def bench_insert(directory: Path, messages: int, batch: int) -> list[tuple[str, 
     ]
 
 
+def bench_writer(directory: Path, analyzers: int, per_analyzer: int) -> list[tuple[str, float]]:
+    """``analyzers`` threads, each waiting for its commit before sending the next message (as a
+    link waits before its final ACK), through the one StoreWriter with group commit."""
+    rng = random.Random(3)
+    total = analyzers * per_analyzer
+    msgs = [_message(rng, n, total) for n in range(total)]
+    store = _new_store(directory, "bench-writer.db")
+    writer = StoreWriter(store, max_batch=500)
+    writer.start()
+
+    def analyzer(k: int) -> None:
+        for i in range(k, total, analyzers):
+            writer.submit(msgs[i]).result(timeout=60)
+
+    threads = [threading.Thread(target=analyzer, args=(k,)) for k in range(analyzers)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    secs = time.perf_counter() - t
+    writer.stop()
+    store.engine.dispose()
+    return [
+        (f"{analyzers} analyzers via StoreWriter, results/s", total * RESULTS_PER_MESSAGE / secs),
+        ("  messages/s (each committed before its ACK)", total / secs),
+        ("  mean batch size (group commit)", writer.stats.items / max(writer.stats.batches, 1)),
+    ]
+
+
 def build_million(directory: Path, rows: int) -> tuple[Store, float]:
     store = _new_store(directory, "bench-million.db")
     rng = random.Random(2)
@@ -225,6 +259,8 @@ def bench_pages(store: Store, rows: int) -> list[tuple[str, float, int]]:
         ("date since 10 days ago", ResultFilter(since=T0 + timedelta(days=90))),
         ("flag = H", ResultFilter(flag="H")),
         ("flag = L, kind = qc", ResultFilter(flag="L", kind="qc")),
+        ("flag = HH (rare, 0.2 %)", ResultFilter(flag="HH")),
+        ("device + flag", ResultFilter(device=DEVICES[4], flag="H")),
         ("kind = qc", ResultFilter(kind="qc")),
         ("unexported", ResultFilter(exported=False)),
         ("device + test + flag", ResultFilter(device=DEVICES[1], test="L-T11", flag="H")),
@@ -250,6 +286,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--insert-messages", type=int, default=20_000)
+    parser.add_argument("--analyzers", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="benchlink-bench-"))
@@ -259,6 +296,9 @@ def main() -> None:
         n = args.insert_messages if batch > 1 else min(args.insert_messages, 2000)
         for name, value in bench_insert(directory, n, batch):
             print(f"{name:<52} {value:>12,.2f}")
+    print("\n== end-to-end write path: many analyzers, one writer (goal >= 10,000 results/s) ==")
+    for name, value in bench_writer(directory, args.analyzers, max(1, args.insert_messages // args.analyzers)):
+        print(f"{name:<52} {value:>12,.2f}")
     print(f"\n== building {args.rows:,} results ==")
     store, secs = build_million(directory, args.rows)
     size = sum(

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import qasync
+from PySide6.QtCore import Qt
 
 from benchlink.gui.app import make_application, window_settings
 from benchlink.gui.main_window import MainWindow
@@ -21,7 +22,7 @@ from benchlink.runtime.bootstrap import build_engine, open_store
 from benchlink.runtime.settings import load_settings
 from benchlink.storage.store import InboundMessage
 
-SHOTS = ("results", "devices", "orders", "quarantine", "log", "trace", "audit", "plugins")
+SHOTS = ("results", "devices", "mapping", "orders", "quarantine", "log", "trace", "audit", "plugins")
 BAD = b"\x021H|\\^&|||XN-550\r2P|1||\r3O|1|S9||^^^WBC\x17\x17garbled\r\n"
 
 
@@ -57,12 +58,21 @@ async def shoot(out: Path, home: Path) -> None:
     await asyncio.sleep(0.8)
     docks = {"results": window.results_dock, "devices": window.devices_dock, "orders": window.orders_dock,
              "quarantine": window.quarantine_dock, "log": window.log_dock, "trace": window.trace_dock,
-             "audit": window.audit_dock, "plugins": window.plugins_dock}
+             "audit": window.audit_dock, "plugins": window.plugins_dock, "mapping": window.mapping_dock}
+    mapping = window.mapping_panel
+    mapping.start_new("demo-analyzer", "GLU")
+    mapping.lis.setText("GLU-S")
+    mapping.units.setText("mg/dL")
+    mapping.factor.setText("18.016")
+    mapping.save()
+    await asyncio.sleep(0.8)
     window.results_panel.table.selectRow(0)
     await asyncio.sleep(0.5)
     window.results_panel.detail_tabs.setCurrentIndex(1)
     await asyncio.sleep(0.2)
     window.grab().save(str(out / "main-window.png"))
+    window.resizeDocks([window.devices_dock, window.results_dock, window.log_dock], [110, 330, 330],
+                       Qt.Orientation.Vertical)
     for name in SHOTS:
         dock = docks[name]
         dock.show()
@@ -75,7 +85,11 @@ async def shoot(out: Path, home: Path) -> None:
         dock.widget().grab().save(str(out / f"panel-{name}.png"))
     window.trace_dock.raise_()
     window.results_dock.raise_()
-    device_dialog = window.open_device_dialog("demo-analyzer")
+    device_dialog = window.open_device_dialog(None)
+    device_dialog.name.setText("cobas-c311")
+    device_dialog.host.setText("0.0.0.0")
+    device_dialog.port.setText("5001")
+    device_dialog.tolerances["oversize_frames"].setChecked(True)
     await asyncio.sleep(0.4)
     device_dialog.grab().save(str(out / "dialog-device.png"))
     device_dialog.reject()

@@ -132,14 +132,14 @@ def test_layout_is_saved_and_restored(
     window.show()
     assert window.log_dock.isVisible()
     window.log_dock.hide()
-    window.resize(760, 590)  # inside the 800x600 offscreen screen, above the minimum size
+    window.resize(780, 650)  # above the minimum size
     close(qtbot, window)
 
     again = make_window(qtbot, idle_engine, qsettings)
     again.show()
     assert not again.log_dock.isVisible()
     assert again.devices_dock.isVisible()
-    assert (again.width(), again.height()) == (760, 590)
+    assert (again.width(), again.height()) == (780, 650)
     again.reset_layout()
     assert again.log_dock.isVisible()
     close(qtbot, again)

@@ -138,8 +138,8 @@ def test_every_main_panel_screenshot(x_display: str, tmp_path: Path, qapp: objec
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     names = sorted(p.name for p in out.glob("*.png"))
     expected = sorted(["main-window.png", "main-window-dark.png", "dialog-device.png", "dialog-export.png",
-                       *(f"panel-{n}.png" for n in ("results", "devices", "orders", "quarantine", "log", "trace",
-                                                     "audit", "plugins"))])
+                       *(f"panel-{n}.png" for n in ("results", "devices", "mapping", "orders", "quarantine", "log",
+                                                     "trace", "audit", "plugins"))])
     assert names == expected
     for path in out.glob("*.png"):
         assert_not_blank(path)

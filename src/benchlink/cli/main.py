@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchlink import __version__
-from benchlink.cli import commands_data, commands_doctor, commands_orders, commands_run, commands_users
+from benchlink.cli import commands_data, commands_db, commands_doctor, commands_orders, commands_run, commands_users
 from benchlink.runtime.settings import ConfigError, Settings, load_settings
 
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_orders.register(sub, _common)
     commands_users.register(sub, _common)
     commands_doctor.register(sub, _common)
+    commands_db.register(sub, _common)
     return parser
 
 

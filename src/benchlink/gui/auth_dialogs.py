@@ -56,11 +56,11 @@ class _CredentialDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok, self)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.buttons.accepted.connect(self.submit)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.intro)
-        layout.addLayout(self.form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
+        self.body = QVBoxLayout(self)
+        self.body.addWidget(self.intro)
+        self.body.addLayout(self.form)
+        self.body.addWidget(self.error)
+        self.body.addWidget(self.buttons)
         self.value: Any = None
 
     def submit(self) -> None:
@@ -128,7 +128,7 @@ class CreateAdminDialog(_CredentialDialog):
         self.rules = QLabel("", self)
         self.rules.setObjectName("passwordRules")
         self.rules.setWordWrap(True)
-        self.layout().insertWidget(2, self.rules)
+        self.body.insertWidget(2, self.rules)
         for edit in (self.username, self.password, self.repeat):
             edit.textChanged.connect(self.check)
         self.check()

@@ -74,8 +74,9 @@ class DateRangeEdit(QWidget):
         self.changed.emit()
 
     def value(self) -> tuple[datetime | None, datetime | None]:
-        return preset_range(self.preset.currentText(), date.today(), self.start.date().toPython(),
-                            self.end.date().toPython())
+        start, end = self.start.date(), self.end.date()
+        return preset_range(self.preset.currentText(), date.today(), date(start.year(), start.month(), start.day()),
+                            date(end.year(), end.month(), end.day()))
 
     def state(self) -> str:
         return "|".join((self.preset.currentText(), self.start.date().toString("yyyy-MM-dd"),

@@ -170,6 +170,10 @@ class MainWindow(QMainWindow):
         self.devices_panel.edit_requested.connect(self.open_device_dialog)
         self.results_panel.map_requested.connect(self.map_code)
         self.quarantine_panel.changed.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.quarantine_panel.changed.connect(lambda _text: self.results_panel.apply_filter())
+        if self.mapping_panel is not None:
+            self.mapping_panel.replayed.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+            self.mapping_panel.replayed.connect(lambda _text: self.results_panel.apply_filter())
         self.events = _EventQueue(self)
         self.events.wake.connect(self._schedule_drain, Qt.ConnectionType.QueuedConnection)
         self._drain_timer = QTimer(self)
@@ -256,7 +260,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.lock_action)
         self.addAction(self.lock_action)
         quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is empty on Windows
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 

@@ -33,6 +33,8 @@ def make_table(parent: QWidget, name: str, accessible: str, model: QAbstractItem
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setStretchLastSection(True)
     header.setHighlightSections(False)
+    # Small minimum so many docks still fit a 768-pixel-high screen; the splitters give room back.
+    table.setMinimumHeight(table.fontMetrics().height() * 4)
     return table
 
 

@@ -50,7 +50,16 @@ class Engine:
         driver = self.plugins.driver(config.driver)
         return DeviceRunner(config, driver=driver, ingestor=self.ingestor, bus=self.bus, orders=self.orders)
 
+    def reload_mappings(self) -> int:
+        """Load the current mapping version into the live ingest path; returns the entry count."""
+        from benchlink.storage.mappings import MappingStore
+
+        self.ingestor.mapping = MappingStore(self.store.engine, self.store.audit()).to_table()
+        return len(self.ingestor.mapping)
+
     async def start(self) -> None:
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self.reload_mappings)
+        log.info("mappings loaded", entries=loaded)
         self.writer.start()
         self._started = True
         for config in self.settings.devices:

@@ -121,3 +121,55 @@ def _key_from_keyring(service: str, user: str) -> bytes | None:
         return None
     except Exception:  # noqa: BLE001 - third-party backends raise anything (DBus, COM errors)
         return None
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Replace the key file atomically (temp file 0600 + fsync + rename): a crash leaves the old
+    key or the new one in place, never a torn file."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"database key must be {KEY_BYTES} bytes, got {len(key)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key.hex() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    if os.name == "posix":
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def store_key(
+    key: bytes,
+    *,
+    key_file: Path | None,
+    use_keyring: bool = True,
+    keyring_service: str = "benchlink",
+    keyring_user: str = "database-key",
+) -> str:
+    """Save a (rotated) key where :func:`load_or_create_key` will look for it; returns where.
+
+    Same precedence as loading: the key file when one is configured, else the keyring. The
+    keyring write is read back, because some backends accept a write and drop it.
+    """
+    if key_file is not None:
+        write_key_file(Path(key_file), key)
+        return f"key file {key_file}"
+    if not use_keyring:
+        raise KeyUnavailableError("no key file is configured and the keyring is disabled: nowhere to store the key")
+    import keyring
+
+    keyring.set_password(keyring_service, keyring_user, key.hex())
+    if keyring.get_password(keyring_service, keyring_user) != key.hex():
+        raise KeyUnavailableError(
+            f"the keyring did not keep the new key ({keyring_service}/{keyring_user}); check the keyring "
+            "backend, or configure BENCHLINK_KEY_FILE instead"
+        )
+    return f"keyring entry {keyring_service}/{keyring_user}"

@@ -47,14 +47,14 @@ class MappingRow:
     retired: bool
 
     def entry(self) -> MappingEntry:
-        """As the core's mapping entry; a factor of exactly 1 means "no conversion"."""
+        """As the core's mapping entry (factor 1 multiplies by one and still sets the units)."""
         return MappingEntry(
             device=self.device,
             instrument_code=self.instrument_code,
             lis_code=self.lis_code,
             name=self.name,
             units=self.units,
-            factor=None if self.factor == 1.0 else self.factor,
+            factor=self.factor,
         )
 
     def as_audit(self) -> dict[str, Any]:

@@ -20,9 +20,14 @@ from sqlalchemy import ColumnElement, false, func, literal, or_, select, tuple_,
 
 from benchlink.storage.audit import AuditLog
 from benchlink.storage.commit_sql import DECODE_STATUSES as DECODE_STATUSES
-from benchlink.storage.commit_sql import CommitOutcome, CommitSql, InboundMessage
+from benchlink.storage.commit_sql import CommitOutcome as CommitOutcome
+from benchlink.storage.commit_sql import CommitSql
+from benchlink.storage.commit_sql import InboundMessage as InboundMessage
 from benchlink.storage.database import WRITE_OPTION
+from benchlink.storage.maintenance import Pruner
+from benchlink.storage.mappings import MappingStore
 from benchlink.storage.migrator import migrate as _migrate
+from benchlink.storage.replay import Replayer
 from benchlink.storage.schema import UtcDateTime, exports, quarantine, raw_messages, results
 
 QUARANTINE_STATES = frozenset({"open", "retried", "dismissed"})
@@ -128,6 +133,16 @@ class Store:
 
     def audit(self) -> AuditLog:
         return self._audit
+
+    def mappings(self) -> MappingStore:
+        """The versioned code mappings (audited through this store's audit log)."""
+        return MappingStore(self._engine, self._audit)
+
+    def replayer(self) -> Replayer:
+        return Replayer(self._engine, self._audit)
+
+    def pruner(self) -> Pruner:
+        return Pruner(self._engine, self._audit)
 
     @contextmanager
     def _write(self) -> Iterator[sqlalchemy.Connection]:

@@ -97,15 +97,15 @@ class OrdersPanel(QWidget):
         first = QHBoxLayout()
         for text, widget, stretch in (("&Sample", self.sample, 1), ("&Tests", self.tests, 2),
                                       ("Priorit&y", self.priority, 0)):
-            label = QLabel(text, form_box)
-            label.setBuddy(widget)
-            first.addWidget(label)
+            caption = QLabel(text, form_box)
+            caption.setBuddy(widget)
+            first.addWidget(caption)
             first.addWidget(widget, stretch)
         second = QHBoxLayout()
         for text, widget in (("Patient", self.patient), ("Device", self.device)):
-            label = QLabel(text, form_box)
-            label.setBuddy(widget)
-            second.addWidget(label)
+            caption = QLabel(text, form_box)
+            caption.setBuddy(widget)
+            second.addWidget(caption)
             second.addWidget(widget, 1)
         second.addWidget(self.add_button)
         second.addWidget(self.import_button)

@@ -319,7 +319,8 @@ class ResultsPanel(QWidget):
         ))
         if self.runner is None or getattr(row, "message_id", None) is None:
             return
-        source, message_id, generation = self.model.source, row.message_id, self._detail_generation
+        source: Any = self.model.source  # the store; ResultsSource only promises the paged reads
+        message_id, generation = row.message_id, self._detail_generation
         self.raw_view.setPlainText("Loading…")
         self.runner.submit(lambda: source.raw_message(message_id),
                            lambda raw: self._raw_arrived(generation, raw),
