@@ -48,14 +48,14 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def analyzer(port: int, index: int, messages: int, latencies: list[float]) -> int:
+async def analyzer(port: int, index: int, messages: int, latencies: list[float], panel: int = 4) -> int:
     loop = asyncio.get_running_loop()
     channel = await open_tcp_channel("127.0.0.1", port)
     link = AstmLink(Role.INSTRUMENT)
     acked = 0
     try:
         for i in range(1, messages + 1):
-            _, text = build_message(i, prefix=f"A{index:04d}-", seed=index)
+            _, text = build_message(i, prefix=f"A{index:04d}-", seed=index, panel_size=panel)
             link.send_message(text, loop.time())
             done = False
             t_last = None
@@ -86,14 +86,14 @@ async def analyzer(port: int, index: int, messages: int, latencies: list[float])
     return acked
 
 
-async def drive(ports: list[int], messages: int) -> tuple[int, float, list[float]]:
+async def drive(ports: list[int], messages: int, panel: int = 4) -> tuple[int, float, list[float]]:
     latencies: list[float] = []
     start = time.perf_counter()
-    counts = await asyncio.gather(*(analyzer(p, i, messages, latencies) for i, p in enumerate(ports)))
+    counts = await asyncio.gather(*(analyzer(p, i, messages, latencies, panel) for i, p in enumerate(ports)))
     return sum(counts), time.perf_counter() - start, latencies
 
 
-def run(analyzers: int, messages: int) -> dict[str, float]:
+def run(analyzers: int, messages: int, panel: int = 4) -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="benchlink-scale-"))
     ports = free_ports(analyzers)
     lines = []
@@ -112,7 +112,7 @@ def run(analyzers: int, messages: int) -> dict[str, float]:
                 if s.connect_ex(("127.0.0.1", ports[-1])) == 0:
                     break
             time.sleep(0.1)
-        acked, elapsed, lat = asyncio.run(drive(ports, messages))
+        acked, elapsed, lat = asyncio.run(drive(ports, messages, panel))
         rss = peak_rss_mb(serve.pid)
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -121,9 +121,11 @@ def run(analyzers: int, messages: int) -> dict[str, float]:
                              env=env, capture_output=True, text=True, timeout=600)
     stored = sum(1 for line in listing.stdout.splitlines() if line.strip())
     lat.sort()
-    results_per_message = 4
+    results_per_message = panel
     return {
         "analyzers": analyzers,
+        "panel": panel,
+        "messages_per_s": acked / elapsed,
         "messages_acked": acked,
         "messages_expected": analyzers * messages,
         "results_stored": stored,
@@ -139,16 +141,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--analyzers", type=int, nargs="+", default=[200])
     parser.add_argument("--messages", type=int, default=50)
+    parser.add_argument("--panel", type=int, nargs="+", default=[4, 12],
+                        help="results per message (a chemistry panel is often 10-20)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = [run(n, args.messages) for n in args.analyzers]
+    rows = [run(n, args.messages, p) for n in args.analyzers for p in args.panel]
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"{'analyzers':>9} {'acked':>7} {'stored':>7} {'loss':>5} {'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
+    print(f"{'analyzers':>9} {'panel':>5} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} {'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'RSS MB':>7}")
     for r in rows:
-        print(f"{r['analyzers']:>9} {r['messages_acked']:>7} {r['results_stored']:>7} "
+        print(f"{r['analyzers']:>9} {r['panel']:>5} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} {r['results_stored']:>7} "
               f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
               f"{r['p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")
 

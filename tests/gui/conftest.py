@@ -132,12 +132,23 @@ def qsettings(tmp_path: Path) -> Any:
     return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
 
 
+def hosted(engine: Any, *, start_engine: bool = False) -> Any:
+    """The engine on its own thread and loop, exactly as the app runs it (gui.engine_host)."""
+    from benchlink.gui.engine_host import EngineHost
+
+    host = EngineHost(engine)
+    host.start(start_engine=start_engine).result(timeout=10)
+    return host
+
+
 @pytest.fixture
-def idle_engine(store: Store, tmp_path: Path) -> Any:
-    """A real engine with no devices, never started: the window must cope with it."""
+def idle_engine(store: Store, tmp_path: Path) -> Iterator[Any]:
+    """A real engine with no devices, never started, hosted on its thread: the window must cope."""
     from benchlink.runtime.engine import Engine
 
-    return Engine(gui_settings(tmp_path), store)
+    host = hosted(Engine(gui_settings(tmp_path), store))
+    yield host
+    host.stop()
 
 
 def open_window(qtbot: Any, engine: Any, qsettings: Any, **kwargs: Any) -> Any:

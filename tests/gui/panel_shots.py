@@ -17,6 +17,7 @@ import qasync
 from PySide6.QtCore import Qt
 
 from benchlink.gui.app import make_application, window_settings
+from benchlink.gui.engine_host import EngineHost
 from benchlink.gui.main_window import MainWindow
 from benchlink.runtime.bootstrap import build_engine, open_store
 from benchlink.runtime.settings import load_settings
@@ -48,9 +49,10 @@ async def shoot(out: Path, home: Path) -> None:
     store = open_store(settings)
     engine = build_engine(settings, store)
     engine.demo_interval = 0.5
-    await engine.start()
-    seed(engine)
-    window = MainWindow(engine, settings=window_settings(home))
+    host = EngineHost(engine)  # the engine on its own thread and loop, as the app runs it
+    await asyncio.wrap_future(host.start())
+    seed(host)
+    window = MainWindow(host, settings=window_settings(home))
     window.resize(1280, 800)
     window.show()
     await asyncio.sleep(6)
@@ -103,7 +105,7 @@ async def shoot(out: Path, home: Path) -> None:
     window.set_theme("system", save=False)
     window.close()
     await window.wait_for_commands()
-    await engine.stop()
+    await host.aclose()
     store.engine.dispose()
 
 

@@ -50,7 +50,7 @@ def test_add_then_edit_a_device_writes_config_and_restarts_only_that_device(
     dialog.tolerances["oversize_frames"].setChecked(True)
     assert dialog.save_button.isEnabled()
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "c311" in idle_engine.runners, timeout=5000)
+    qtbot.waitUntil(lambda: "c311" in idle_engine.engine.runners, timeout=5000)
     qtbot.waitUntil(lambda: idle_engine.snapshots()[0].state == DeviceState.LISTENING, timeout=5000)
     qtbot.waitUntil(lambda: window.devices_model.rowCount() == 1, timeout=3000)
     data = tomllib.loads(idle_engine.settings.config_file.read_text(encoding="utf-8"))
@@ -59,19 +59,20 @@ def test_add_then_edit_a_device_writes_config_and_restarts_only_that_device(
     assert store.audit().search(action="device.add")[0].target == "device:c311"
     assert window.results_panel.device.findText("c311") >= 0  # the filters know the new device
 
-    first_runner = idle_engine.runners["c311"]
+    first_runner = idle_engine.engine.runners["c311"]
     window.devices_panel.select("c311")
     edit = window.open_device_dialog("c311")
     assert edit.windowTitle() == "Edit device" and edit.name.text() == "c311"
     assert edit.tolerances["oversize_frames"].isChecked()
     edit.tolerances["lowercase_checksum"].setChecked(True)
     qtbot.mouseClick(edit.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: idle_engine.runners["c311"] is not first_runner, timeout=5000)
-    assert idle_engine.runners["c311"].config.tolerances == ("lowercase_checksum", "oversize_frames")
+    qtbot.waitUntil(lambda: idle_engine.engine.runners["c311"] is not first_runner, timeout=5000)
+    assert idle_engine.engine.runners["c311"].config.tolerances == ("lowercase_checksum", "oversize_frames")
     qtbot.waitUntil(lambda: len(store.audit().search(action="device.edit")) == 1, timeout=3000)
     run_on(loop, qtbot, window.wait_for_commands())
     close_window(qtbot, window)
-    run_on(loop, qtbot, idle_engine.stop())
+    idle_engine.stop()  # stops the devices on the engine thread, then the thread
+    assert not idle_engine.running
 
 
 def test_serial_page_lists_ports_from_the_given_scanner(qtbot: Any) -> None:

@@ -18,7 +18,7 @@ from benchlink.gui.panels.devices import EMPTY_TEXT
 from benchlink.runtime.engine import Engine
 from benchlink.storage.store import Store
 
-from .conftest import demo_device, gui_settings, run_on, seed_results
+from .conftest import demo_device, gui_settings, hosted, run_on, seed_results
 
 # Qt's own sub-widgets (dock title buttons, date-edit spin parts): Qt names them itself.
 _QT_INTERNAL = frozenset({"qt_spinbox_lineedit", "qt_dockwidget_closebutton", "qt_dockwidget_floatbutton"})
@@ -31,17 +31,13 @@ def qsettings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture
-def idle_engine(store: Store, tmp_path: Path) -> Any:
-    """A real engine with no devices, never started: the window must cope with it."""
-    return Engine(gui_settings(tmp_path), store)
-
-
-@pytest.fixture
-def demo_engine(store: Store, tmp_path: Path, loop: Any, qtbot: Any) -> Iterator[Any]:
-    engine = Engine(gui_settings(tmp_path, demo_device(), demo=True), store, demo_interval=0.2)
-    run_on(loop, qtbot, engine.start())
-    yield engine
-    run_on(loop, qtbot, engine.stop())
+def demo_engine(store: Store, tmp_path: Path) -> Iterator[Any]:
+    """The demo analyzer's engine, started on its own thread as the app runs it."""
+    host = hosted(Engine(gui_settings(tmp_path, demo_device(), demo=True), store, demo_interval=0.2),
+                  start_engine=True)
+    yield host
+    host.stop()
+    assert not host.running
 
 
 def make_window(qtbot: Any, engine: Any, qsettings: QSettings, **kwargs: Any) -> MainWindow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,18 +14,20 @@ from benchlink.runtime.engine import Engine
 from benchlink.runtime.settings import DeviceConfig
 from benchlink.storage.store import InboundMessage, ResultFilter, Store
 
-from .conftest import close_window, gui_settings, open_window, quarantine_message
+from .conftest import close_window, gui_settings, hosted, open_window, quarantine_message
 
 RECORDS = b"H|\\^&|||c311\rP|1||P777\rO|1|S1||^^^GLU\rR|1|^^^GLU|5.5|mmol/L||N||F\rL|1|N\r"
 
 
 @pytest.fixture
-def c311_engine(store: Store, tmp_path: Path) -> Engine:
-    """A real engine that knows device c311 (generic ASTM driver); not started."""
-    return Engine(gui_settings(tmp_path, DeviceConfig(name="c311", driver="astm")), store)
+def c311_engine(store: Store, tmp_path: Path) -> Iterator[Any]:
+    """A real engine that knows device c311 (generic ASTM driver), hosted on its thread; not started."""
+    host = hosted(Engine(gui_settings(tmp_path, DeviceConfig(name="c311", driver="astm")), store))
+    yield host
+    host.stop()
 
 
-def ingest_unmapped(engine: Engine, store: Store) -> None:
+def ingest_unmapped(engine: Any, store: Store) -> None:
     driver = engine.plugins.driver("astm")
     decoded = driver.decode(RECORDS, encoding="latin-1")
     assert decoded.results and decoded.results[0].lis_code == ""
@@ -33,7 +36,7 @@ def ingest_unmapped(engine: Engine, store: Store) -> None:
 
 
 def test_map_an_unmapped_code_in_one_click_then_replay(
-    qtbot: Any, loop: Any, tmp_path: Path, store: Store, c311_engine: Engine, qsettings: Any
+    qtbot: Any, loop: Any, tmp_path: Path, store: Store, c311_engine: Any, qsettings: Any
 ) -> None:
     ingest_unmapped(c311_engine, store)
     window = open_window(qtbot, c311_engine, qsettings)
@@ -56,8 +59,9 @@ def test_map_an_unmapped_code_in_one_click_then_replay(
     assert "Saved GLU → GLU-S (v1)" in panel.status.text()
     entry = store.audit().search(action="mapping.set")[0]
     assert entry.actor == "system" and entry.target == "mapping:c311/GLU"
-    live = c311_engine.ingestor.mapping.lookup("c311", "GLU")
-    assert live is not None and live.lis_code == "GLU-S"  # new results use it at once
+    # New results use it at once: the engine swapped its live table on its own thread.
+    qtbot.waitUntil(lambda: c311_engine.ingestor.mapping.lookup("c311", "GLU") is not None, timeout=3000)
+    assert c311_engine.ingestor.mapping.lookup("c311", "GLU").lis_code == "GLU-S"
     assert panel.replay_box.isVisibleTo(panel)
     qtbot.mouseClick(panel.replay_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.status.text().startswith("Replay done"), timeout=5000)
@@ -96,7 +100,7 @@ def test_map_an_unmapped_code_in_one_click_then_replay(
 
 
 def test_quarantine_retry_decodes_with_the_current_driver_and_reports_failures(
-    qtbot: Any, loop: Any, store: Store, c311_engine: Engine, qsettings: Any
+    qtbot: Any, loop: Any, store: Store, c311_engine: Any, qsettings: Any
 ) -> None:
     # Quarantined while c311 was misconfigured; the bytes are good ASTM for today's driver.
     good = quarantine_message(store, RECORDS, "ValueError: not HL7 (MSH missing)", device="c311")
@@ -122,7 +126,7 @@ def test_quarantine_retry_decodes_with_the_current_driver_and_reports_failures(
 
 
 def test_operators_see_mappings_but_cannot_change_them(
-    qtbot: Any, loop: Any, store: Store, c311_engine: Engine, qsettings: Any
+    qtbot: Any, loop: Any, store: Store, c311_engine: Any, qsettings: Any
 ) -> None:
     from benchlink.core.auth import Role
     from benchlink.runtime.auth_service import AuthService

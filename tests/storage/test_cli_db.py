@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.helpers import benchlink
+from tests.helpers import cli_env
 
 from benchlink.storage.database import open_engine
 from benchlink.storage.keys import load_or_create_key
 from benchlink.storage.store import InboundMessage, ResultFilter, Store
+
+# The first admin is created from the environment on first use (the mapping/replay commands need
+# the mappings.edit permission); every later command signs in as that user.
+_AUTH = {"BENCHLINK_ADMIN_PASSWORD": "correct horse battery staple 7", "BENCHLINK_USER": "boss",
+         "BENCHLINK_PASSWORD": "correct horse battery staple 7"}
+
+
+def benchlink(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "benchlink", *args], env={**cli_env(home), **_AUTH},
+                          capture_output=True, text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"benchlink {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 ASTM = (b"H|\\^&|||Analyzer^1|||||||P|1\rP|1||PID1||Doe^John\rO|1|S1||^^^GLU\r"
         b"R|1|^^^GLU|5.5|mmol/L||H||F\rR|2|^^^NA|140|mmol/L||N||F\rL|1|N\r")
@@ -71,6 +86,10 @@ def test_mappings_replay_backup_restore_rekey_prune(tmp_path: Path) -> None:
     assert (home / "db.key").read_text() != old_key
     assert len(_results(home)) == 2  # the new key from the key file opens the database
     assert "audit chain intact" in benchlink(home, "audit", "verify").stdout
+    store_check = Store(open_engine(None, path=home / "benchlink.db",
+                                    key=load_or_create_key(key_file=home / "db.key", use_keyring=False)))
+    assert {e.actor for e in store_check.audit().search(action="mapping.set")} == {"boss"}
+    store_check.engine.dispose()
 
     # Prune keeps the unexported message; once exported it is archived and removed.
     archive1 = tmp_path / "a1.db"

@@ -255,3 +255,12 @@ def test_migrate_is_idempotent(store: Store, make_message: MakeMessage) -> None:
     store.commit_inbound([make_message(1)])
     store.migrate()
     assert store.count_results(ResultFilter()) == 3
+
+
+def test_stored_timestamps_compare_exactly_at_a_filter_boundary(store: Store, make_message: MakeMessage) -> None:
+    """The fast write path encodes times exactly as Core binds them (whole seconds included)."""
+    msg = make_message(0, minutes=0)  # received_at == T0, microsecond 0
+    store.commit_inbound([msg])
+    assert store.count_results(ResultFilter(since=T0)) == 3
+    assert store.count_results(ResultFilter(until=T0)) == 0
+    assert store.count_results(ResultFilter(since=T0, until=T0 + timedelta(microseconds=1))) == 3

@@ -28,6 +28,14 @@ def _actor() -> str:
         return "os:unknown"
 
 
+def _editor(args: argparse.Namespace, settings: Settings, store: Any) -> str:
+    """Replay and mapping edits change results: they need the mappings.edit permission (supervisor)."""
+    from benchlink.cli.credentials import require
+    from benchlink.core.auth import Permission
+
+    return str(require(settings, store, Permission.MAPPINGS_EDIT, user=getattr(args, "user", None)).username)
+
+
 def _aware(value: str) -> datetime:
     at = datetime.fromisoformat(value)
     return at if at.tzinfo is not None else at.astimezone()  # naive input means local time
@@ -157,6 +165,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     def run() -> int:
         store = _store(settings)
+        actor = _editor(args, settings, store)
         flt = ReplayFilter(device=args.device, since=args.since, include_quarantined=args.quarantined)
         mapping = store.mappings().to_table()
         with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -166,7 +175,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = store.replayer().run(decoder_for(settings), flt, mapping=mapping, actor=_actor(),
+            report = store.replayer().run(decoder_for(settings), flt, mapping=mapping, actor=actor,
                                           progress=progress)
         print(f"replayed {report.messages} messages: {report.replaced} changed, {report.unchanged} unchanged, "
               f"{report.failed} failed; results {report.results_before} -> {report.results_after} "
@@ -284,9 +293,11 @@ def cmd_mappings_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_mappings_set(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
-        row = _store(settings).mappings().set_mapping(
+        store = _store(settings)
+        actor = _editor(args, settings, store)
+        row = store.mappings().set_mapping(
             args.device, args.instrument_code, args.lis_code, name=args.name, units=args.units,
-            factor=args.factor, actor=_actor())
+            factor=args.factor, actor=actor)
         if row is None:
             print("unchanged: the current mapping already has these values")
         else:
@@ -299,7 +310,8 @@ def cmd_mappings_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_mappings_import(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
-        changed, unchanged = _store(settings).mappings().import_csv(args.file, actor=_actor())
+        store = _store(settings)
+        changed, unchanged = store.mappings().import_csv(args.file, actor=_editor(args, settings, store))
         print(f"imported {args.file}: {changed} changed, {unchanged} unchanged")
         return 0
 

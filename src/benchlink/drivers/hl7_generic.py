@@ -10,8 +10,8 @@ from collections import OrderedDict
 from datetime import datetime
 
 from benchlink.core.driver import DecodeError, DriverInfo
-from benchlink.core.model import Decoded, HostQuery, OrderRequest, Result, ResultKind
-from benchlink.core.values import parse_numeric
+from benchlink.core.model import Decoded, HostQuery, OrderRequest, Result
+from benchlink.drivers.hl7_results import to_result
 from benchlink.protocols.hl7.ack import QueryOrder, build_query_response, parse_query
 from benchlink.protocols.hl7.errors import Hl7Error
 from benchlink.protocols.hl7.message import Hl7Message, parse_message
@@ -22,35 +22,13 @@ from benchlink.protocols.hl7.observations import (
     read_observations,
 )
 
-_KINDS = {kind.value: kind for kind in ResultKind}
 #: Queries whose original message is kept to build a faithful answer (bounded on purpose).
 QUERY_MEMORY = 128
 
 
 def observation_result(obs: Hl7Observation) -> Result:
     """One OBX as a domain result; an invalid (``***.**``) value never gets a number."""
-    if obs.invalid or not obs.value:
-        number, comparator = None, ""
-    else:
-        number, comparator = parse_numeric(obs.value)
-    return Result(
-        sample_id=obs.sample_id,
-        instrument_code=obs.code,
-        value=obs.value,
-        patient_id=obs.patient_id,
-        patient_name=obs.patient_name,
-        birth_date=obs.birth_date,
-        test_name=obs.test_name,
-        numeric_value=number,
-        comparator=comparator,
-        units=obs.units,
-        reference_range=obs.reference_range,
-        flags=obs.flags,
-        status=obs.status,
-        observed_at=obs.observed_at,
-        instrument=obs.instrument,
-        kind=_KINDS.get(obs.kind, ResultKind.PATIENT),
-    )
+    return to_result(obs)
 
 
 class GenericHl7Driver:

@@ -1,9 +1,7 @@
 """Wire-level observations -> domain :class:`~benchlink.core.model.Result` objects.
 
-This is the one module of ``benchlink.protocols`` that imports ``benchlink.core`` (the pure,
-I/O-free model and value parser), because the result shape is the domain's. Everything else
-in the HL7 package stays dependency-free; if the layer contract forbids even this, the module
-moves to ``benchlink.drivers`` unchanged.
+It lives in ``benchlink.drivers`` because the result shape is the domain's: the HL7 protocol
+package stays free of ``benchlink.core``, as the layer contract requires.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Start the desktop app: Qt and asyncio on one thread (qasync), one engine, one window.
+"""Start the desktop app: Qt and the GUI's asyncio on one thread (qasync), the engine on its own
+thread and loop (gui.engine_host), one window.
 
-The engine's device tasks, the GUI's store reads and Qt's painting all share the loop, so
-nothing in the window may block; stopping is ordered (window closed -> engine stopped ->
-store closed) so the last acknowledged message is committed before the process exits.
+Ingest never queues behind painting, and the window never waits on the engine: every command is
+sent to the engine loop and awaited. Stopping is ordered (window closed -> window's engine calls
+done -> engine stopped on its loop -> engine thread ended -> store closed), so the last
+acknowledged message is committed before the process exits.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from benchlink.gui.engine_host import EngineHost
 from benchlink.gui.main_window import MainWindow
 from benchlink.gui.queries import QueryRunner
 
@@ -115,15 +118,12 @@ def install_idle_lock(window: MainWindow, session: object, runner: QueryRunner) 
 
 
 async def _run_window(
-    engine: Engine, home: Path, screenshot: Path | None, quit_after: float | None
+    host: EngineHost, home: Path, screenshot: Path | None, quit_after: float | None
 ) -> int:
-    # Devices start before anyone signs in: an analyzer must never wait for a person to log in.
-    try:
-        await engine.start()
-        engine_error: Exception | None = None
-    except Exception as exc:  # noqa: BLE001 - the window still shows what it can
-        _log.error("engine_start_failed", error_type=type(exc).__name__)
-        engine_error = exc
+    # Devices start, on the engine's own thread, before anyone signs in and while the window is
+    # built: an analyzer must never wait for a person to log in, nor for Qt to paint.
+    started = asyncio.wrap_future(host.start())
+    engine = host.engine
     session: object | None = None
     auth = _auth_service(engine)
     auth_runner = QueryRunner()
@@ -131,9 +131,10 @@ async def _run_window(
         go_on, session = await sign_in(auth, auth_runner, unattended=quit_after is not None)
         if not go_on:
             auth_runner.close()
-            await engine.stop()
+            await _settle(started)
+            await host.aclose()
             return 0
-    window = MainWindow(engine, settings=window_settings(home), session=session)
+    window = MainWindow(host, settings=window_settings(home), session=session)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()
@@ -146,11 +147,12 @@ async def _run_window(
     wakeup.start(250)
     wakeup.timeout.connect(lambda: None)
 
+    engine_error = await _settle(started)
     if engine_error is not None:
         window.statusBar().showMessage(f"The engine did not start: {engine_error}")
     if session is not None:
         install_idle_lock(window, session, auth_runner)
-    window.devices_model.set_snapshots(engine.snapshots())
+    window.refresh_devices()
 
     quitter: asyncio.Task[None] | None = None
     if quit_after is not None:
@@ -174,8 +176,18 @@ async def _run_window(
             quitter.cancel()
         await window.wait_for_commands()
         auth_runner.close()
-        await engine.stop()
+        await host.aclose()  # engine stopped on its loop (last commits land), then its thread ends
     return exit_code
+
+
+async def _settle(started: asyncio.Future[None]) -> Exception | None:
+    """Wait for the engine start; a failure is returned (the window still shows what it can)."""
+    try:
+        await started
+    except Exception as exc:  # noqa: BLE001 - reported in the status bar
+        _log.error("engine_start_failed", error_type=type(exc).__name__)
+        return exc
+    return None
 
 
 def run_gui(settings: Settings, screenshot: Path | None = None, quit_after: float | None = None) -> int:
@@ -191,7 +203,10 @@ def run_gui(settings: Settings, screenshot: Path | None = None, quit_after: floa
     make_application()
     store = open_store(settings)
     try:
-        engine = build_engine(settings, store)
-        return int(qasync.run(_run_window(engine, settings.home, screenshot, quit_after)))
+        host = EngineHost(build_engine(settings, store))
+        try:
+            return int(qasync.run(_run_window(host, settings.home, screenshot, quit_after)))
+        finally:
+            host.stop()  # a no-op after a clean close; ends the thread if the Qt loop died early
     finally:
         store.engine.dispose()  # close pooled connections before the process exits

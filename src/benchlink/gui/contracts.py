@@ -34,7 +34,11 @@ class ResultsSource(Protocol):
 
 
 class GuiEngine(Protocol):
-    bus: EventBus
+    """What the window needs from the engine: in the app, a gui.engine_host.EngineHost, whose
+    async methods run on the engine's own thread and loop."""
+
+    @property
+    def bus(self) -> EventBus: ...
 
     @property
     def store(self) -> Any: ...
@@ -42,3 +46,7 @@ class GuiEngine(Protocol):
     def snapshots(self) -> list[DeviceSnapshot]: ...
 
     async def enable_device(self, name: str, enabled: bool) -> None: ...
+
+    async def apply_devices(self, devices: tuple[Any, ...]) -> list[str]: ...
+
+    async def reload_mappings(self) -> int: ...

@@ -464,6 +464,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{verb} {name}…", 3000)
         self._spawn(command())
 
+    def refresh_devices(self) -> None:
+        """Re-read every device's snapshot (after the engine has finished starting)."""
+        self.devices_model.set_snapshots(self.engine.snapshots())
+        self.sync_device_names()
+        self._update_summary()
+
     def device_configs(self) -> tuple[Any, ...]:
         settings = getattr(self.engine, "settings", None)
         return tuple(getattr(settings, "devices", ()) or ())
@@ -520,7 +526,7 @@ class MainWindow(QMainWindow):
                 await loop.run_in_executor(None, lambda: store.audit().append(
                     actor, "device.edit" if previous is not None else "device.add", f"device:{config.name}",
                     before, after))
-                await self.engine.apply_devices(tuple(devices))  # type: ignore[attr-defined]
+                await self.engine.apply_devices(tuple(devices))
             except Exception as exc:  # noqa: BLE001 - the dialog closed; the status bar says why
                 _log.warning("gui_device_save_failed", device=config.name, error_type=type(exc).__name__)
                 self.statusBar().showMessage(f"Could not save {config.name}: {exc}")
@@ -551,8 +557,13 @@ class MainWindow(QMainWindow):
         return dialog
 
     async def wait_for_commands(self) -> None:
-        while self._command_tasks:
-            await asyncio.gather(*tuple(self._command_tasks), return_exceptions=True)
+        """Every engine call the window started has finished: only then may the engine stop."""
+        def in_flight() -> tuple[asyncio.Task[None], ...]:
+            mapping = getattr(self.mapping_panel, "pending", None) or set()
+            return (*self._command_tasks, *mapping)
+
+        while tasks := in_flight():
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def refresh_results_today(self) -> None:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)

@@ -29,13 +29,6 @@ def make_decoder(engine: Any) -> Callable[[str, bytes], tuple[Result, ...]]:
     return decode
 
 
-def refresh_live_mapping(engine: Any) -> None:
-    """New results use the changed mapping at once (the ingestor holds the table it applies)."""
-    ingestor = getattr(engine, "ingestor", None)
-    if ingestor is not None:
-        ingestor.mapping = MappingStore(engine.store.engine, engine.store.audit()).to_table()
-
-
 def replay(engine: Any, flt: ReplayFilter, actor: str) -> ReplayReport:
     store = engine.store
     mapping = MappingStore(store.engine, store.audit()).to_table()

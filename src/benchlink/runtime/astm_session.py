@@ -130,9 +130,15 @@ class AstmSession:
                 await self._maybe_download()
                 wake = self._next_download
                 deadline = wake if deadline is None else min(deadline, wake)
-            timeout = None if deadline is None else max(0.0, deadline - loop.time())
             try:
-                data = await asyncio.wait_for(self.channel.read(), timeout)
+                if deadline is None:
+                    data = await self.channel.read()
+                elif deadline <= loop.time():
+                    raise TimeoutError
+                else:
+                    # asyncio.timeout_at, unlike wait_for, costs no extra task per read
+                    async with asyncio.timeout_at(deadline):
+                        data = await self.channel.read()
             except TimeoutError:
                 self._check_edge(loop.time())
                 await self._handle(self.link.handle_timer(loop.time()))

@@ -28,8 +28,11 @@ class Outbound:
 
 
 class OrderService:
-    def __init__(self, worklist: Worklist) -> None:
+    def __init__(self, worklist: Worklist, *, refresh_seconds: float = 2.0) -> None:
         self.worklist = worklist
+        self.refresh_seconds = refresh_seconds
+        self._open: set[str] = set()
+        self._open_checked = float("-inf")
 
     async def _run(self, func: partial[object]) -> object:
         return await asyncio.get_running_loop().run_in_executor(None, func)
@@ -43,6 +46,7 @@ class OrderService:
             answers.append(Outbound(text, tuple(ids), "query-answer"))
             if ids:
                 await self._run(partial(self.worklist.mark, ids, "sent"))
+                self.forget_cache()
             log.info("query answered", device=device, samples=len(query.sample_ids), orders=len(ids))
         return answers
 
@@ -54,6 +58,7 @@ class OrderService:
         query = HostQuery(sample_ids=tuple(r.sample_id for r in requests))
         text = driver.answer_query(query, list(requests), encoding=encoding)
         await self._run(partial(self.worklist.mark, ids, "sent"))
+        self.forget_cache()
         log.info("orders downloaded", device=device, orders=len(ids))
         return Outbound(text, tuple(ids), "download")
 
@@ -65,7 +70,23 @@ class OrderService:
         if outbound.order_ids:
             await self._run(partial(self.worklist.mark, list(outbound.order_ids), "pending"))
 
+    async def _open_samples(self) -> set[str]:
+        """Which samples have open orders, refreshed every few seconds: most results have no order
+        here, and asking the database for each of thousands of messages a second would cost more
+        than the results themselves."""
+        now = asyncio.get_running_loop().time()
+        if now - self._open_checked >= self.refresh_seconds:
+            self._open_checked = now
+            self._open = await self._run(partial(self.worklist.open_sample_ids))  # type: ignore[assignment]
+        return self._open
+
+    def forget_cache(self) -> None:
+        self._open_checked = float("-inf")
+
     async def resulted(self, pairs: Iterable[tuple[str, str]]) -> None:
-        wanted = list(pairs)
+        open_samples = await self._open_samples()
+        if not open_samples:
+            return
+        wanted = [pair for pair in pairs if pair[0] in open_samples]
         if wanted:
             await self._run(partial(self.worklist.mark_resulted, wanted))

@@ -28,6 +28,20 @@ PANEL: tuple[tuple[str, str, str, float, float, int], ...] = (
     ("K", "Potassium", "mmol/L", 3.5, 5.1, 1),
     ("ALT", "Alanine aminotransferase", "U/L", 0, 41, 0),
     ("CHOL", "Cholesterol", "mmol/L", 0, 5.2, 2),
+    ("AST", "Aspartate aminotransferase", "U/L", 0, 40, 0),
+    ("ALP", "Alkaline phosphatase", "U/L", 40, 130, 0),
+    ("GGT", "Gamma-glutamyltransferase", "U/L", 8, 61, 0),
+    ("TBIL", "Bilirubin total", "umol/L", 3, 21, 1),
+    ("TP", "Protein total", "g/L", 64, 83, 0),
+    ("ALB", "Albumin", "g/L", 35, 52, 0),
+    ("UREA", "Urea", "mmol/L", 2.8, 7.2, 1),
+    ("UA", "Uric acid", "umol/L", 202, 416, 0),
+    ("TG", "Triglycerides", "mmol/L", 0, 1.7, 2),
+    ("HDL", "HDL cholesterol", "mmol/L", 1.0, 2.0, 2),
+    ("CA", "Calcium", "mmol/L", 2.15, 2.55, 2),
+    ("CL", "Chloride", "mmol/L", 98, 107, 0),
+    ("CRP", "C-reactive protein", "mg/L", 0, 5, 1),
+    ("LDH", "Lactate dehydrogenase", "U/L", 135, 225, 0),
 )
 
 FIRST_NAMES = ("Ada", "Bela", "Chidi", "Dana", "Emil", "Farah", "Goran", "Hana")
@@ -157,14 +171,14 @@ async def simulate_tcp(host: str, port: int, *, count: int, rate: float = 0.0, p
 
 
 def build_message(index: int, *, prefix: str = "S", seed: int | None = None,
-                  patient_name: str | None = None) -> tuple[str, bytes]:
+                  patient_name: str | None = None, panel_size: int = 4) -> tuple[str, bytes]:
     """With a seed, message *index* is byte-identical every time it is built: that is what an
     analyzer retransmitting after a host crash looks like, and what duplicate detection must catch."""
     if seed is None:
-        sample = make_sample(index, random.Random(), prefix=prefix, patient_name=patient_name)
+        sample = make_sample(index, random.Random(), prefix=prefix, patient_name=patient_name, panel_size=panel_size)
         return sample.sample_id, astm_message(sample, when=datetime.now())
     rng = random.Random(seed * 1_000_003 + index)
-    sample = make_sample(index, rng, prefix=prefix, patient_name=patient_name)
+    sample = make_sample(index, rng, prefix=prefix, patient_name=patient_name, panel_size=panel_size)
     return sample.sample_id, astm_message(sample, when=datetime(2026, 1, 1) + timedelta(seconds=index))
 
 

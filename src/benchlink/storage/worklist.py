@@ -123,6 +123,12 @@ class Worklist:
         with self._write() as conn, conn.begin():
             conn.execute(update(orders).where(orders.c.id.in_(list(ids))).values(**values))
 
+    def open_sample_ids(self) -> set[str]:
+        """Samples with an order still waiting for its result (one small indexed query)."""
+        query = select(orders.c.sample_id).distinct().where(orders.c.state.in_(("pending", "sent", "acknowledged")))
+        with self._engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
     def mark_resulted(self, pairs: Iterable[tuple[str, str]]) -> int:
         """(sample_id, test) pairs that now have results."""
         wanted = set(pairs)

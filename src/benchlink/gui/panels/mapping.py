@@ -7,6 +7,7 @@ blocks the GUI thread: reads, writes and replays all go through the query thread
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ class MappingPanel(QWidget):
         self._actor = actor
         self._editable = True
         self.last_changed_device: str | None = None
+        #: engine calls in flight (the window waits for them before the engine stops)
+        self.pending: set[asyncio.Task[None]] = set()
 
         self.model = RowsModel(
             (
@@ -346,9 +349,7 @@ class MappingPanel(QWidget):
                            lambda exc: self._set_error(str(exc)))
 
     def _changed(self, device: str, text: str) -> None:
-        from benchlink.gui.replay_actions import refresh_live_mapping
-
-        refresh_live_mapping(self.engine)
+        self._reload_live_mapping()
         self.status.setText(text)
         self._set_error("")
         self.last_changed_device = device
@@ -357,6 +358,22 @@ class MappingPanel(QWidget):
                                  "Replay them to apply the change (the raw messages are kept verbatim).")
         self.replay_box.setVisible(self._editable)
         self.refresh()
+
+    def _reload_live_mapping(self) -> None:
+        """New results use the changed mapping at once: the engine swaps its table on its own loop."""
+        reload = getattr(self.engine, "reload_mappings", None)
+        if reload is None:
+            return
+
+        async def run() -> None:
+            try:
+                await reload()
+            except Exception as exc:  # noqa: BLE001 - the saved mapping stands; live ingest lags
+                self._set_error(f"Saved, but the running devices still use the previous mapping: {exc}")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
 
     def replay_changed(self) -> None:
         from benchlink.gui.replay_actions import replay_after_mapping
