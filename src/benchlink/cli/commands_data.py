@@ -34,13 +34,17 @@ def register(sub: Any, common: Common) -> None:
     results.add_argument("--limit", type=int, default=50)
     results.set_defaults(handler=cmd_results)
 
-    export = sub.add_parser("export", help="export stored results to CSV")
+    export = sub.add_parser("export", help="export stored results to CSV or HL7 ORU^R01")
     common(export)
-    export.add_argument("format", choices=["csv"], help="file format")
+    export.add_argument("format", choices=["csv", "hl7"], help="file format")
     export.add_argument("--out", type=Path, required=True)
     _filters(export)
-    export.add_argument("--bom", action="store_true", help="write a UTF-8 BOM (Excel)")
-    export.add_argument("--delimiter", default=",", help="field delimiter; use ';' for decimal-comma locales")
+    export.add_argument("--new-only", action="store_true", help="only results not exported before")
+    export.add_argument("--bom", action="store_true", help="CSV: write a UTF-8 BOM (Excel)")
+    export.add_argument("--delimiter", default=",", help="CSV: field delimiter")
+    export.add_argument("--semicolon", action="store_true",
+                        help="CSV: ';' delimiter, decimal comma and BOM, for Excel in decimal-comma locales")
+    export.add_argument("--batch", action="store_true", help="HL7: one batch file (FHS/BHS ... BTS/FTS)")
     export.set_defaults(handler=cmd_export)
 
     decode = sub.add_parser("decode", help="decode a capture file and print its messages")
@@ -103,16 +107,40 @@ def cmd_results(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     from benchlink.cli.credentials import require
     from benchlink.core.auth import Permission
-    from benchlink.exporters.csv_export import CsvOptions, write_csv
+    from benchlink.exporters.csv_export import SEMICOLON, CsvOptions
+    from benchlink.exporters.errors import ExportCancelled
+    from benchlink.runtime.export_job import ExportRequest, run_export, selected
 
     def run() -> int:
         store = _store(settings)
-        require(settings, store, Permission.EXPORT, user=getattr(args, "user", None))
-        options = CsvOptions(delimiter=args.delimiter, bom=args.bom)
-        count = write_csv(store.iter_results(_result_filter(args)), args.out, options)
-        print(f"exported {count} results to {args.out}")
+        actor = require(settings, store, Permission.EXPORT, user=getattr(args, "user", None))
+        options = SEMICOLON if args.semicolon else CsvOptions(delimiter=args.delimiter, bom=args.bom)
+        request = ExportRequest(format=args.format, out=args.out, filter=_result_filter(args), new_only=args.new_only,
+                                csv=options, hl7_batch=args.batch, actor=actor.username)
+        total = store.count_results(selected(store, request))
+        if total == 0:
+            print("nothing to export" + (" (no new results since the last export)" if args.new_only else ""))
+            return 0
+        cancelled = False
+        with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("export", total=total)
+            try:
+                outcome = run_export(store, request, progress=lambda n: bar.update(task, completed=n),
+                                     cancel=lambda: cancelled)
+            except KeyboardInterrupt:
+                cancelled = True
+                print("export cancelled; no file written, nothing marked as exported", file=sys.stderr)
+                return 130
+            except ExportCancelled:
+                print("export cancelled; no file written, nothing marked as exported", file=sys.stderr)
+                return 130
+        extra = f" in {outcome.messages} HL7 message(s)" if args.format == "hl7" else ""
+        print(f"exported {outcome.results} results{extra} to {outcome.path}")
         return 0
 
     return int(friendly(run))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchlink.core.events import EventBus
 from benchlink.core.status import DeviceSnapshot, DeviceState
+from benchlink.runtime.auto_export import FolderExporter
 from benchlink.runtime.device import DeviceRunner
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
@@ -45,6 +46,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._metrics: asyncio.Server | None = None
+        self.folder_exporter: FolderExporter | None = None
 
     def _make_runner(self, config: DeviceConfig) -> DeviceRunner:
         driver = self.plugins.driver(config.driver)
@@ -73,6 +75,10 @@ class Engine:
         if self.settings.demo and DEMO_DEVICE in self.runners:
             self._tasks.append(asyncio.create_task(self._demo_loop(), name="demo-analyzer"))
         self._tasks.append(asyncio.create_task(self._status_loop(), name="status-file"))
+        if self.settings.export_folder is not None:
+            self.folder_exporter = FolderExporter(self.store, self.bus, self.settings.export_folder,
+                                                  fmt=self.settings.export_format)
+            self._tasks.append(asyncio.create_task(self.folder_exporter.run(), name="watched-folder-export"))
         if self.settings.status_port:
             from benchlink.runtime.metrics import start_metrics_server
 

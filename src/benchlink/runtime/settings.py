@@ -76,6 +76,8 @@ class Settings:
     demo: bool = False
     log_level: str = "info"
     status_port: int = 0
+    export_folder: Path | None = None
+    export_format: str = "csv"
 
     @property
     def database_path(self) -> Path:
@@ -184,6 +186,22 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line it names") from exc
 
 
+def _export_folder(section: Mapping[str, Any], source: Path) -> Path | None:
+    folder = section.get("folder")
+    if folder in (None, ""):
+        return None
+    if not isinstance(folder, str):
+        raise ConfigError(f"{source}: [export].folder must be a path string")
+    return Path(folder).expanduser()
+
+
+def _export_format(section: Mapping[str, Any], source: Path) -> str:
+    fmt = str(section.get("format", "csv"))
+    if fmt not in ("csv", "hl7"):
+        raise ConfigError(f"{source}: [export].format = {fmt!r}: use \"csv\" or \"hl7\"")
+    return fmt
+
+
 def load_settings(
     *,
     home: Path | None = None,
@@ -213,6 +231,8 @@ def load_settings(
         devices=parse_devices(data.get("device"), str(config_file)),
         log_level=env.get("BENCHLINK_LOG_LEVEL") or str(data.get("log", {}).get("level", "info")),
         status_port=int(env.get("BENCHLINK_STATUS_PORT") or data.get("status", {}).get("port", 0)),
+        export_folder=_export_folder(data.get("export", {}), config_file),
+        export_format=_export_format(data.get("export", {}), config_file),
     )
     want_demo = demo if demo is not None else _as_bool(env.get("BENCHLINK_DEMO", "0"))
     if want_demo:
