@@ -149,10 +149,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"{'analyzers':>9} {'panel':>5} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} {'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'RSS MB':>7}")
+    print(f"{'analyzers':>9} {'panel':>5} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} {'results/s':>10} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}")
     for r in rows:
-        print(f"{r['analyzers']:>9} {r['panel']:>5} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} {r['results_stored']:>7} "
+        print(f"{r['analyzers']:>9} {r['panel']:>5} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} "
+              f"{r['results_stored']:>7} "
               f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
               f"{r['p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")
 
