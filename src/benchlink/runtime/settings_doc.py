@@ -47,7 +47,12 @@ SETTINGS_TOML: Mapping[str, TomlKey] = {
     "log_level": TomlKey("log", "level", "BENCHLINK_LOG_LEVEL", "`debug`, `info`, `warning` or `error`"),
     "status_port": TomlKey(
         "status", "port", "BENCHLINK_STATUS_PORT",
-        "reserved for the local status/metrics endpoint; `0` = off"),
+        "port of the Prometheus `/metrics` endpoint on 127.0.0.1; `0` = off"),
+    "export_folder": TomlKey(
+        "export", "folder", "",
+        "watched folder: every new result is exported into a new file here shortly after it arrives "
+        "(files appear whole or not at all; each result once)", "*(empty: off)*"),
+    "export_format": TomlKey("export", "format", "", "`csv` or `hl7` for the watched folder", "`csv`"),
 }
 
 #: Settings fields that come from the command line or the environment only.
