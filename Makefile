@@ -31,8 +31,12 @@ sysdeps:
 	    || echo "WARNING: apt-get failed; tests needing$$missing will skip"; \
 	else echo "NOTE: not root; tests needing$$missing will skip"; fi
 
+# A developer's `make run` keeps its demo data in .benchlink-home/ (key file included, so it also
+# works where no OS keyring exists); the installed app uses the platform's folders and keyring.
+RUN_HOME ?= $(CURDIR)/.benchlink-home
 run: $(STAMP)
-	$(VENV)/bin/benchlink $(ARGS)
+	BENCHLINK_HOME="$${BENCHLINK_HOME:-$(RUN_HOME)}" BENCHLINK_KEY_FILE="$${BENCHLINK_KEY_FILE:-$(RUN_HOME)/db.key}" \
+	  $(VENV)/bin/benchlink $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench plugins

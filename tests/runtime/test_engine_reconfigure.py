@@ -39,8 +39,12 @@ def test_changing_one_device_leaves_the_other_connected(tmp_path: Path) -> None:
             assert first.acknowledged == ["A000001"]
             runner_a = engine.runners["a"]
             new_b = replace(b, transport=replace(b.transport, port=free_port()))
-            changed = await engine.apply_devices((a, new_b))
+            changed = await engine.apply_devices((a, new_b), actor="config-file")
             assert changed == ["b"]
+            (entry,) = engine.store.audit().search(action="device.edit")
+            assert entry.target == "b" and entry.actor == "config-file"
+            assert entry.before["transport"]["port"] == b.transport.port
+            assert entry.after["transport"]["port"] == new_b.transport.port
             assert engine.runners["a"] is runner_a, "device a was restarted although unchanged"
             # a's existing connection still works without reconnecting
             second = await send_messages(chan_a, [build_message(2, prefix="A", seed=1)])

@@ -119,3 +119,56 @@ def test_pending_orders_are_downloaded_when_idle(tmp_path: Path) -> None:
     (order,) = [b for p in decode_message(received[0]).patients for b in p.orders]
     assert order.view.sample_id == "S-777" and order.view.test_codes == ["CREA"]
     assert states == ["acknowledged"]
+
+
+def test_contention_the_analyzer_wins_and_its_results_are_stored(tmp_path: Path) -> None:
+    """The host bids to download orders at the moment the analyzer bids to send results:
+    LIS01-A2 gives the instrument the line; the host yields and its orders stay queued."""
+    from benchlink.runtime.simulator import build_message, send_messages
+    from benchlink.storage.store import ResultFilter
+
+    settings, store = make(tmp_path, download=True)
+
+    async def scenario() -> tuple[list[str], list[object], list[str]]:
+        engine = Engine(settings, store)
+        engine.worklist.add("S-900", ["K"])
+        await engine.start()
+        try:
+            channel = await open_tcp_channel("127.0.0.1", engine.runners["chem-1"].port)
+            report = await send_messages(channel, [build_message(1, prefix="C", seed=3)], contend=True)
+            await channel.close()
+            for _ in range(60):  # the host notices the closed line, then returns the order to pending
+                if [o.state for o in engine.worklist.list()] == ["pending"]:
+                    break
+                await asyncio.sleep(0.05)
+            return report.acknowledged, report.events, [o.state for o in engine.worklist.list()]
+        finally:
+            await engine.stop()
+
+    acknowledged, events, states = asyncio.run(scenario())
+    assert acknowledged == ["C000001"]
+    assert any(isinstance(e, astm_link.ContentionWon) for e in events), "no contention happened"
+    assert store.results_page(ResultFilter(sample_id="C000001"), after=None, limit=10)
+    assert states == ["pending"], "an order the host could not deliver must go back to pending"
+
+
+def test_simulator_query_gets_the_orders(tmp_path: Path) -> None:
+    from benchlink.runtime.simulator import query_message, send_messages
+
+    settings, store = make(tmp_path, download=False)
+
+    async def scenario() -> list[bytes]:
+        engine = Engine(settings, store)
+        engine.worklist.add("Q-1", ["ALT", "AST"])
+        await engine.start()
+        try:
+            channel = await open_tcp_channel("127.0.0.1", engine.runners["chem-1"].port)
+            report = await send_messages(channel, [("q", query_message(["Q-1"]))], wait_for_answers=1)
+            await channel.close()
+            return report.received
+        finally:
+            await engine.stop()
+
+    (answer,) = asyncio.run(scenario())
+    (order,) = [b for p in decode_message(answer).patients for b in p.orders]
+    assert order.view.sample_id == "Q-1" and order.view.test_codes == ["ALT", "AST"]

@@ -39,7 +39,9 @@ def register(sub: Any, common: Common) -> None:
     sim.add_argument("--profile", default="generic-astm",
                      help="analyzer to imitate: generic-astm, or a vendor profile (benchlink plugins lists them)")
     sim.add_argument("--fault", default="none", help="inject a fault: none, corrupt, garbled-ack, drop, stall, "
-                     "garbage, oversize")
+                     "garbage, oversize, contention (bid exactly when the host does)")
+    sim.add_argument("--query", nargs="+", metavar="SAMPLE",
+                     help="send a host query (Q record) for these samples and print the host's answer")
     sim.add_argument("--count", type=int, default=10, help="messages per analyzer (default 10)")
     sim.add_argument("--rate", type=float, default=0.0, help="messages per second per analyzer (0 = as fast as ACKs)")
     sim.add_argument("--concurrency", type=int, default=1, help="simulated analyzers in this process")
@@ -114,7 +116,13 @@ async def _serve(settings: Settings, duration: float | None, user: str | None = 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from benchlink.runtime.faults import Fault, FaultyChannel
     from benchlink.runtime.plugins import PluginManager
-    from benchlink.runtime.simulator import SimulationReport, build_message, send_messages, simulate_profile
+    from benchlink.runtime.simulator import (
+        SimulationReport,
+        build_message,
+        query_message,
+        send_messages,
+        simulate_profile,
+    )
     from benchlink.transports.base import Channel
     from benchlink.transports.serial_port import open_serial_channel
     from benchlink.transports.tcp import open_tcp_channel
@@ -149,13 +157,19 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         seed = None if args.seed is None else args.seed + index
         try:
             channel: Channel = await open_channel()
-            if fault is not Fault.NONE:
+            if fault not in (Fault.NONE, Fault.CONTENTION):
                 channel = FaultyChannel(channel, fault, seed=index, stall_seconds=35.0)
             try:
-                if args.profile == "generic-astm":
+                if args.query:
+                    await send_messages(channel, [("query", query_message(args.query))], report=report,
+                                        wait_for_answers=1)
+                    for text in report.received:
+                        print(text.decode("latin-1").replace("\r", "\n").rstrip())
+                elif args.profile == "generic-astm":
                     messages = [build_message(i, prefix=prefix, seed=seed, patient_name=args.patient_name)
                                 for i in range(args.start, args.start + args.count)]
-                    await send_messages(channel, messages, rate=args.rate, report=report)
+                    await send_messages(channel, messages, rate=args.rate, report=report,
+                                        contend=fault is Fault.CONTENTION)
                 else:
                     await simulate_profile(channel, profiles[args.profile], count=args.count, start=args.start,
                                            seed=seed, rate=args.rate, report=report)
@@ -172,7 +186,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     reports = asyncio.run(run_all())
     elapsed = time.perf_counter() - started
     acked = sum(len(r.acknowledged) for r in reports)
-    wanted = args.count * args.concurrency
+    wanted = (1 if args.query else args.count) * args.concurrency
     print(f"sent {acked}/{wanted} messages, all acknowledged: {acked == wanted}, {elapsed:.2f} s")
     return 0 if acked == wanted else 1
 

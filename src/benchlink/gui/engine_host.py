@@ -68,6 +68,8 @@ class EngineHost:
         self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
         self._thread.start()
         self._ready.wait()
+        if self._loop is None:
+            raise EngineHostError("the engine thread could not create its event loop")
         if not start_engine:
             done: concurrent.futures.Future[None] = concurrent.futures.Future()
             done.set_result(None)
@@ -75,10 +77,14 @@ class EngineHost:
         return self.call(self.engine.start)
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        loop.call_soon(self._ready.set)
+        try:
+            # Not asyncio.new_event_loop(): under qasync the installed policy would hand this thread a
+            # second Qt loop. The platform's plain loop (selector on POSIX, proactor on Windows) it is.
+            loop = asyncio.DefaultEventLoopPolicy().new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+        finally:
+            self._ready.set()  # also on failure: start() must not wait forever
         try:
             loop.run_forever()
         finally:

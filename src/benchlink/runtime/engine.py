@@ -111,7 +111,7 @@ class Engine:
     def snapshots(self) -> list[DeviceSnapshot]:
         return [runner.health.snapshot() for runner in self.runners.values()]
 
-    async def apply_devices(self, devices: tuple[DeviceConfig, ...]) -> list[str]:
+    async def apply_devices(self, devices: tuple[DeviceConfig, ...], *, actor: str | None = None) -> list[str]:
         """Bring the running devices in line with a new configuration, touching only the
         devices whose configuration changed; returns the names restarted, added or removed."""
         wanted = {d.name: d for d in devices}
@@ -137,8 +137,19 @@ class Engine:
             await runner.start()
             changed.append(name)
             log.info("device reconfigured" if current is not None else "device added", device=name)
+        if actor is not None and changed:
+            before = {d.name: d for d in self.settings.devices}
+            entries = [(name, _device_audit(before.get(name)), _device_audit(wanted.get(name))) for name in changed]
+            await asyncio.get_running_loop().run_in_executor(None, self._audit_devices, actor, entries)
         self.settings = replace(self.settings, devices=devices)
         return changed
+
+    def _audit_devices(self, actor: str, entries: list[tuple[str, dict[str, object] | None,
+                                                             dict[str, object] | None]]) -> None:
+        audit = self.store.audit()
+        for name, before, after in entries:
+            action = "device.add" if before is None else "device.remove" if after is None else "device.edit"
+            audit.append(actor, action, name, before, after)
 
     async def watch_config(self, interval: float = 2.0) -> None:
         """Re-read the config file when it changes; a broken edit is logged and ignored."""
@@ -160,7 +171,7 @@ class Engine:
             if self.settings.demo:
                 demo = [d for d in self.settings.devices if d.name == DEMO_DEVICE]
                 devices = (*devices, *demo)
-            await self.apply_devices(devices)
+            await self.apply_devices(devices, actor="config-file")
 
     async def enable_device(self, name: str, enabled: bool) -> None:
         runner = self.runners[name]
@@ -206,6 +217,12 @@ class Engine:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("status file not written", error=str(exc))
+
+
+def _device_audit(config: DeviceConfig | None) -> dict[str, object] | None:
+    if config is None:
+        return None
+    return json.loads(json.dumps(asdict(config), default=str))
 
 
 def read_status(path: Path) -> dict[str, object] | None:

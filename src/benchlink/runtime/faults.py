@@ -24,7 +24,7 @@ class Fault(enum.StrEnum):
     STALL = "stall"            # first frame sent, then silence past the receiver's timeout
     GARBAGE = "garbage"        # random bytes on the line before the ENQ
     OVERSIZE = "oversize"      # frames padded past 240 characters of text
-    CONTENTION = "contention"  # analyzer bids (ENQ) while the host is bidding too
+    CONTENTION = "contention"  # analyzer bids (ENQ) exactly when the host does (handled by the simulator)
 
 
 class FaultyChannel:
@@ -48,6 +48,7 @@ class FaultyChannel:
         return data
 
     def write(self, data: bytes) -> None:
+        # CONTENTION is a timing fault: send_messages(contend=True) creates it, not the wire.
         if self.fault is Fault.GARBAGE and not self._fired and data.startswith(b"\x05"):
             self._fired = True
             noise = bytes(self._rng.choice(range(32, 127)) for _ in range(300))

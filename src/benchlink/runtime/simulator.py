@@ -98,6 +98,7 @@ class SimulationReport:
     bytes_sent: int = 0
     ack_log: Path | None = None
     events: list[astm_link.LinkEvent] = field(default_factory=list)
+    received: list[bytes] = field(default_factory=list)
 
     def record_ack(self, label: str) -> None:
         """Written to disk the moment the final ACK arrives, so a crash test knows exactly what
@@ -130,7 +131,17 @@ async def _pump(link: AstmLink, channel: Channel, report: SimulationReport, loop
         if not data:
             seen.append(astm_link.SendFailed(b"", "connection closed by the host"))
             return seen
-        seen.extend(link.receive_data(data, loop.time()))
+        _absorb(link.receive_data(data, loop.time()), link, report, loop, seen)
+
+
+def _absorb(events: list[astm_link.LinkEvent], link: AstmLink, report: SimulationReport,
+            loop: asyncio.AbstractEventLoop, seen: list[astm_link.LinkEvent]) -> None:
+    """An analyzer accepts what the host sends it (query answers, order downloads) at once."""
+    for event in events:
+        if isinstance(event, astm_link.MessageReceived):
+            report.received.append(event.text)
+            link.accept_message(loop.time())
+    seen.extend(events)
 
 
 def _finished(events: list[astm_link.LinkEvent]) -> bool:
@@ -139,13 +150,30 @@ def _finished(events: list[astm_link.LinkEvent]) -> bool:
 
 async def send_messages(channel: Channel, messages: list[tuple[str, bytes]], *, rate: float = 0.0,
                         report: SimulationReport | None = None, timers: LinkTimers | None = None,
-                        max_text_per_frame: int = 240) -> SimulationReport:
-    """Send each message in its own transfer and wait for the final ACK before the next."""
+                        max_text_per_frame: int = 240, contend: bool = False,
+                        wait_for_answers: int = 0, answer_timeout: float = 30.0) -> SimulationReport:
+    """Send each message in its own transfer and wait for the final ACK before the next.
+
+    ``contend`` waits for the host to bid (ENQ) and bids at the same moment: LIS01-A2 contention,
+    which the instrument must win. ``wait_for_answers`` keeps the line open until that many
+    messages came back from the host (query answers).
+    """
     loop = asyncio.get_running_loop()
     report = report or SimulationReport()
     link = AstmLink(Role.INSTRUMENT, timers=timers or LinkTimers(), max_text_per_frame=max_text_per_frame)
+    held = b""
+    if contend:
+        held = await _await_host_bid(channel, answer_timeout)
     for label, text in messages:
         link.send_message(text, loop.time())
+        if held:
+            out = link.data_to_send()  # our ENQ crosses the host's on the wire
+            channel.write(out)
+            await channel.drain()
+            pre: list[astm_link.LinkEvent] = []
+            _absorb(link.receive_data(held, loop.time()), link, report, loop, pre)
+            report.events.extend(pre)
+            held = b""
         events = await _pump(link, channel, report, loop, _finished)
         report.events.extend(events)
         if any(isinstance(e, astm_link.MessageSent) for e in events):
@@ -155,7 +183,36 @@ async def send_messages(channel: Channel, messages: list[tuple[str, bytes]], *, 
             break
         if rate > 0:
             await asyncio.sleep(1.0 / rate)
+    if wait_for_answers and not report.failed:
+        deadline = loop.time() + answer_timeout
+        await _pump(link, channel, report, loop,
+                    lambda _: len(report.received) >= wait_for_answers or loop.time() >= deadline)
     return report
+
+
+async def _await_host_bid(channel: Channel, timeout: float) -> bytes:
+    """Read until the host's ENQ arrives; return the bytes read, still to be fed to our link."""
+    data = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while b"\x05" not in data:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            chunk = await asyncio.wait_for(channel.read(), remaining)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def query_message(sample_ids: list[str], *, sender: str = "BENCHLINK-SIM^1.0") -> bytes:
+    """An LIS02-A2 host query (Q record) asking for all tests of these samples."""
+    ids = "\\".join(f"^{s}" for s in sample_ids)
+    return f"H|\\^&|||{sender}\rQ|1|{ids}||ALL||||||||O\rL|1|N\r".encode("latin-1")
 
 
 async def simulate_tcp(host: str, port: int, *, count: int, rate: float = 0.0, prefix: str = "S",
