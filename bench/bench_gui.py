@@ -77,6 +77,7 @@ def child_cold(home: Path) -> None:
     import qasync
 
     from benchlink.gui.app import make_application
+    from benchlink.gui.engine_host import EngineHost
     from benchlink.gui.main_window import MainWindow
     from benchlink.runtime.bootstrap import build_engine, open_store
 
@@ -84,17 +85,19 @@ def child_cold(home: Path) -> None:
     make_application()
     settings = _settings(home)
     store = open_store(settings)
-    engine = build_engine(settings, store)
+    host = EngineHost(build_engine(settings, store))
 
     async def main() -> None:
-        await engine.start()
-        window = MainWindow(engine, settings=None)
+        started = asyncio.wrap_future(host.start())  # the engine comes up on its thread meanwhile
+        window = MainWindow(host, settings=None)
         window.show()
+        await started
         while window.results_model.is_loading:
             await asyncio.sleep(0.001)
         _emit({"in_process_s": time.perf_counter() - t0, "rss_mb": _rss_mb()})
         window.close()
-        await engine.stop()
+        await window.wait_for_commands()
+        await host.aclose()
 
     qasync.run(main())
     store.engine.dispose()
@@ -108,6 +111,7 @@ def child_million(db_home: Path) -> None:
     import qasync
 
     from benchlink.gui.app import make_application
+    from benchlink.gui.engine_host import EngineHost
     from benchlink.gui.main_window import MainWindow
     from benchlink.runtime.bootstrap import build_engine, open_store
     from benchlink.storage.store import ResultFilter
@@ -118,7 +122,7 @@ def child_million(db_home: Path) -> None:
     make_application()
     settings = _settings(db_home)
     store = open_store(settings)
-    engine = build_engine(settings, store)
+    host = EngineHost(build_engine(settings, store))
     cases: list[tuple[str, ResultFilter]] = [
         ("open (no filter)", ResultFilter()),
         ("filter: sample", ResultFilter(sample_id=f"S{1234:07d}")),
@@ -132,8 +136,10 @@ def child_million(db_home: Path) -> None:
     ]
 
     async def main() -> None:
-        window = MainWindow(engine, settings=None)
+        started = asyncio.wrap_future(host.start())
+        window = MainWindow(host, settings=None)
         window.show()
+        await started
         model = window.results_model
         while model.is_loading:
             await asyncio.sleep(0.001)
@@ -174,6 +180,8 @@ def child_million(db_home: Path) -> None:
         _emit({"cases": out, "scroll_50_pages_s": scroll, "rows_loaded": model.rowCount(),
                "max_stall_ms": max(probe.gaps, default=0) * 1000, "rss_mb": _rss_mb()})
         window.close()
+        await window.wait_for_commands()
+        await host.aclose()
 
     qasync.run(main())
     store.engine.dispose()
@@ -187,6 +195,7 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
 
     from benchlink.core.events import ResultsStored
     from benchlink.gui.app import make_application
+    from benchlink.gui.engine_host import EngineHost
     from benchlink.gui.main_window import MainWindow
     from benchlink.runtime.bootstrap import build_engine, open_store
     from benchlink.runtime.settings import DeviceConfig, TransportConfig
@@ -204,7 +213,7 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
     make_application()
     settings = _settings(home, devices)
     store = open_store(settings)
-    engine = build_engine(settings, store)
+    host = EngineHost(build_engine(settings, store))
     msg_rate = rate / per_message / analyzers
     count = int(msg_rate * seconds)
     # The simulator sleeps 1/rate *after* each acknowledged transfer, so its real rate is lower than
@@ -212,8 +221,8 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
     pace = 1.0 / max(1.0 / msg_rate - float(os.environ.get("BENCH_GUI_TRANSFER_S", "0.008")), 0.001)
 
     async def main() -> None:
-        await engine.start()
-        window = MainWindow(engine, settings=None)
+        await asyncio.wrap_future(host.start())
+        window = MainWindow(host, settings=None)
         window.show()
         # Diagnosis only: BENCH_GUI_OFF=trace,log,results switches a view's live updates off.
         off = set(filter(None, os.environ.get("BENCH_GUI_OFF", "").split(",")))
@@ -227,14 +236,14 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
             window.hide()
         stored = {"results": 0, "first": 0.0, "last": 0.0}
 
-        def on_event(event: object) -> None:
+        def on_event(event: object) -> None:  # runs on the engine thread: only plain counters here
             if isinstance(event, ResultsStored):
                 now = time.perf_counter()
                 stored["first"] = stored["first"] or now
                 stored["last"] = now
                 stored["results"] += event.result_count
 
-        engine.bus.subscribe(on_event)
+        host.bus.subscribe(on_event)
         await asyncio.sleep(0.5)
         probe = StallProbe()
         rss_peak = _rss_mb()
@@ -258,7 +267,8 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
                "rows_in_view": window.results_model.rowCount(), "rss_peak_mb": max(rss_peak, _rss_mb()),
                "sim_exit": [sim.returncode for sim in sims], "gui_process_cpu": cpu})
         window.close()
-        await engine.stop()
+        await window.wait_for_commands()
+        await host.aclose()
 
     qasync.run(main())
     store.engine.dispose()
@@ -321,7 +331,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=1000.0, help="results per second to ingest")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="work directory; a 1M-row database already built there is reused")
+    parser.add_argument("--only", default="cold,ingest,million", help="comma list of: cold, ingest, million")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -338,7 +350,26 @@ def main() -> int:
 
     base = args.dir or Path(tempfile.mkdtemp(prefix="benchlink-gui-bench-"))
     rows: list[tuple[str, str, str, str]] = []
+    only = set(args.only.split(","))
+    if "cold" in only:
+        rows += run_cold(base)
+    if "ingest" in only:
+        rows += run_ingest(base, args.rate, args.seconds)
+    if "million" in only:
+        rows += run_million(base, args.rows)
 
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>14}  {'goal':>10}  verdict")
+    for name, value, goal, ok in rows:
+        print(f"{name:<{width}}  {value:>14}  {goal:>10}  {ok}")
+    return 0
+
+
+Row = tuple[str, str, str, str]
+
+
+def run_cold(base: Path) -> list[Row]:
+    rows: list[Row] = []
     cold_home = base / "cold"
     _child("cold", str(cold_home))  # first run creates the key and the database
     colds = [_child("cold", str(cold_home)) for _ in range(3)]
@@ -349,22 +380,34 @@ def main() -> int:
                  f"{statistics.median(r['in_process_s'] for r, _ in colds):.2f} s", "", ""))
     rows.append(("RSS after start, empty database", f"{colds[0][0]['rss_mb']:.0f} MB", "<= 350 MB",
                  verdict(colds[0][0]["rss_mb"], 350)))
+    return rows
 
-    ingest, _ = _child("ingest", str(base / "ingest"), str(args.rate), str(args.seconds))
+
+def run_ingest(base: Path, rate: float, seconds: float) -> list[Row]:
+    rows: list[Row] = []
+    ingest, _ = _child("ingest", str(base / "ingest"), str(rate), str(seconds))
     rows.append((f"live ingest: {ingest['results']} results in {ingest['seconds']:.1f} s",
-                 f"{ingest['rate']:.0f} results/s", f"~{args.rate:.0f}/s", ""))
+                 f"{ingest['rate']:.0f} results/s", f"~{rate:.0f}/s", ""))
     rows.append(("  max event-loop stall during ingest", f"{ingest['max_stall_ms']:.1f} ms", "<= 50 ms",
                  verdict(ingest["max_stall_ms"], 50)))
     rows.append(("  p99 event-loop stall during ingest", f"{ingest['p99_stall_ms']:.1f} ms", "", ""))
     rows.append(("  peak RSS during ingest", f"{ingest['rss_peak_mb']:.0f} MB", "<= 350 MB",
                  verdict(ingest["rss_peak_mb"], 350)))
+    rows.append(("  GUI process CPU (cores busy)", f"{ingest['gui_process_cpu']:.2f}", "", ""))
+    return rows
 
+
+def run_million(base: Path, count: int) -> list[Row]:
+    rows: list[Row] = []
     million_home = base / "million"
-    built = build_million(million_home, args.rows)
-    rows.append((f"build {args.rows:,} results (executemany, SQLCipher)", f"{built:.1f} s", "", ""))
+    if (million_home / "benchlink.db").exists():
+        rows.append((f"build {count:,} results", "reused", "", ""))
+    else:
+        built = build_million(million_home, count)
+        rows.append((f"build {count:,} results (executemany, SQLCipher)", f"{built:.1f} s", "", ""))
     million, _ = _child("million", str(million_home))
     for case in million["cases"]:
-        rows.append((f"{args.rows:,} rows, {case['case']}: first page shown", f"{case['first_page_ms']:.1f} ms",
+        rows.append((f"{count:,} rows, {case['case']}: first page shown", f"{case['first_page_ms']:.1f} ms",
                      "<= 200 ms", verdict(case["first_page_ms"], 200)))
         rows.append((f"  ... total count shown ({case['total']:,})", f"{case['count_ms']:.1f} ms", "", ""))
     rows.append(("scroll 50 pages (5,000 rows) in the view", f"{million['scroll_50_pages_s'] * 1000:.0f} ms", "",
@@ -373,12 +416,7 @@ def main() -> int:
                  verdict(million["max_stall_ms"], 50)))
     rows.append(("RSS with 1M-row view open and scrolled", f"{million['rss_mb']:.0f} MB", "<= 350 MB",
                  verdict(million["rss_mb"], 350)))
-
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'value':>14}  {'goal':>10}  verdict")
-    for name, value, goal, ok in rows:
-        print(f"{name:<{width}}  {value:>14}  {goal:>10}  {ok}")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

@@ -105,3 +105,41 @@ def test_plain_client_cannot_talk_to_tls_listener(tmp_path: Path, pki: dict[str,
             await engine.stop()
 
     assert asyncio.run(scenario()) == []
+
+
+def test_tcp_client_device_connects_to_a_tls_analyzer(tmp_path: Path, pki: dict[str, Path]) -> None:
+    """The analyzer is the server here (tcp-client mode); we verify its certificate against our CA."""
+    from benchlink.storage.store import ResultFilter
+    from benchlink.transports.tcp import StreamChannel
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(str(pki["server"]))
+    delivered: list[list[str]] = []
+
+    async def scenario() -> None:
+        done = asyncio.Event()
+
+        async def analyzer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            report = await send_messages(StreamChannel(reader, writer), [build_message(1, prefix="CLI", seed=2)])
+            delivered.append(report.acknowledged)
+            writer.close()
+            done.set()
+
+        server = await asyncio.start_server(analyzer, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        transport = TransportConfig(kind="tcp-client", host="127.0.0.1", port=port, tls_ca=str(pki["ca"]))
+        settings = make_settings(tmp_path, transport)
+        store = open_store(settings)
+        engine = Engine(settings, store)
+        await engine.start()
+        try:
+            await asyncio.wait_for(done.wait(), 20)
+            await asyncio.sleep(0.1)
+            rows = store.results_page(ResultFilter(device="tls-1"), after=None, limit=10)
+            assert {r.sample_id for r in rows} == {"CLI000001"}
+        finally:
+            await engine.stop()
+            server.close()
+
+    asyncio.run(scenario())
+    assert delivered == [["CLI000001"]]
