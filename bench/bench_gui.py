@@ -110,7 +110,7 @@ def child_million(db_home: Path) -> None:
 
     import qasync
 
-    from benchlink.gui.app import make_application
+    from benchlink.gui.app import freeze_startup_heap, make_application
     from benchlink.gui.engine_host import EngineHost
     from benchlink.gui.main_window import MainWindow
     from benchlink.runtime.bootstrap import build_engine, open_store
@@ -143,6 +143,7 @@ def child_million(db_home: Path) -> None:
         model = window.results_model
         while model.is_loading:
             await asyncio.sleep(0.001)
+        freeze_startup_heap()  # as the app does once its window is up
         await asyncio.sleep(0.3)
         probe = StallProbe()
         out: list[dict[str, Any]] = []
@@ -194,7 +195,7 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
     import qasync
 
     from benchlink.core.events import ResultsStored
-    from benchlink.gui.app import make_application
+    from benchlink.gui.app import freeze_startup_heap, make_application
     from benchlink.gui.engine_host import EngineHost
     from benchlink.gui.main_window import MainWindow
     from benchlink.runtime.bootstrap import build_engine, open_store
@@ -244,6 +245,7 @@ def child_ingest(home: Path, rate: float, seconds: float) -> None:
                 stored["results"] += event.result_count
 
         host.bus.subscribe(on_event)
+        freeze_startup_heap()  # as the app does once its window is up
         await asyncio.sleep(0.5)
         probe = StallProbe()
         rss_peak = _rss_mb()

@@ -42,6 +42,11 @@ def test_map_an_unmapped_code_in_one_click_then_replay(
     window = open_window(qtbot, c311_engine, qsettings)
     panel = window.mapping_panel
     assert panel is not None
+    qtbot.wait(100)
+    # Unmapped codes group every stored result: read only once the Mapping tab is opened.
+    assert panel.unmapped_model.rowCount() == 0
+    assert window.mapping_dock is not None
+    window.mapping_dock.raise_()
     qtbot.waitUntil(lambda: panel.unmapped_model.rowCount() == 1, timeout=3000)
     code = panel.unmapped_model.row_at(0)
     assert (code.device, code.instrument_code, code.count) == ("c311", "GLU", 1)

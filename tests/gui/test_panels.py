@@ -131,6 +131,9 @@ def test_audit_search_and_chain_verification_detects_an_edit(
         audit.append("alice" if n else "bob", "mapping.set", f"mapping:GLU{n}", {"v": n}, {"v": n + 1})
     window = open_window(qtbot, idle_engine, qsettings)
     panel = window.audit_panel
+    qtbot.wait(100)
+    assert panel.model.rowCount() == 0  # behind a tab: not read before the operator opens it
+    window.audit_dock.raise_()
     qtbot.waitUntil(lambda: panel.model.rowCount() == 3, timeout=3000)
     panel.fields["actor"].setText("alice")
     qtbot.keyClick(panel.fields["actor"], Qt.Key.Key_Return)

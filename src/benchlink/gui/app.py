@@ -10,6 +10,7 @@ acknowledged message is committed before the process exits.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -49,6 +50,18 @@ def make_application() -> QApplication:
     # its own would stop the loop under a still-running engine.
     app.setQuitOnLastWindowClosed(False)
     return app
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive after start-up out of the garbage collector's view.
+
+    A full (generation 2) collection walks every tracked object and holds the GIL throughout;
+    with Qt, the engine and the plugins loaded that is ~50 ms, which froze the window at random
+    during ingest (measured: the largest stall equalled the one gen-2 pass). Start-up objects
+    live as long as the process anyway, so they are frozen once; later passes see only new ones.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def window_settings(home: Path) -> QSettings:
@@ -153,6 +166,7 @@ async def _run_window(
     if session is not None:
         install_idle_lock(window, session, auth_runner)
     window.refresh_devices()
+    freeze_startup_heap()
 
     quitter: asyncio.Task[None] | None = None
     if quit_after is not None:

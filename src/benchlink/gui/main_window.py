@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self._make_filter = make_filter or default_filter_factory()
         self.runner = QueryRunner()
+        # Totals get their own reader: a full count (100-400 ms at a million rows) must never hold
+        # up the next page, and a count for a filter already replaced is dropped unstarted.
+        self.count_runner = QueryRunner(name="benchlink-gui-count")
         self.results_today: int | None = None
         self._command_tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -122,7 +125,8 @@ class MainWindow(QMainWindow):
 
         store = engine.store
         self.devices_model = DevicesModel(parent=self)
-        self.results_model = ResultsModel(store, self.runner, page_size=page_size, parent=self)
+        self.results_model = ResultsModel(store, self.runner, page_size=page_size, count_runner=self.count_runner,
+                                          parent=self)
         self.log_model = LogModel(parent=self)
         self.log_feed = LogFeed(log_ring, self.log_model, parent=self)
         self.trace_model = TraceModel(parent=self)
@@ -196,15 +200,32 @@ class MainWindow(QMainWindow):
         self.restore_preferences()
         self.devices_model.set_snapshots(engine.snapshots())
         self.sync_device_names()
-        self.results_panel.apply_filter()
+        self.results_panel.apply_filter()  # first in the reader's queue: it is what the operator sees
         self.quarantine_panel.refresh()
         self.orders_panel.refresh()
-        self.audit_panel.search()
+        # Panels behind a tab read their data when first shown, not before the first results page.
+        self._unloaded: dict[QDockWidget, Callable[[], None]] = {self.audit_dock: self.audit_panel.search}
+        if self.mapping_dock is not None and self.mapping_panel is not None:
+            self._unloaded[self.mapping_dock] = self.mapping_panel.refresh
+        for dock in self._unloaded:
+            dock.visibilityChanged.connect(lambda visible, d=dock: self._first_shown(d, visible))
+        for dock in tuple(self._unloaded):
+            self._first_shown(dock, not dock.visibleRegion().isEmpty() and dock.isVisible())
         self.refresh_results_today()
         self._update_summary()
         self.apply_permissions()
 
     # -- construction --------------------------------------------------------------------
+    def _first_shown(self, dock: QDockWidget, visible: bool) -> None:
+        if not visible or self._closing:
+            return
+        load = self._unloaded.pop(dock, None)
+        if load is None:
+            return
+        if dock is self.audit_dock and not self.can("audit.view"):
+            return
+        load()
+
     def _dock(self, name: str, title: str, panel: QWidget) -> QDockWidget:
         dock = QDockWidget(title.replace("&", ""), self)
         dock.setObjectName(name)
@@ -569,7 +590,7 @@ class MainWindow(QMainWindow):
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         flt = self._make_filter(since=midnight)
         store = self.engine.store
-        self.runner.submit(lambda: store.count_results(flt), self._results_today_arrived)
+        self.count_runner.submit(lambda: store.count_results(flt), self._results_today_arrived)
 
     def _results_today_arrived(self, count: int) -> None:
         self.results_today = count
@@ -642,6 +663,7 @@ class MainWindow(QMainWindow):
             self._minute_timer.stop()
             self._drain_timer.stop()
             self.runner.close()
+            self.count_runner.close()
             self.closed.emit()
         super().closeEvent(event)
 
@@ -667,5 +689,5 @@ def _make_mapping_panel(window: MainWindow) -> Any:
         from benchlink.gui.panels.mapping import MappingPanel
     except ImportError:
         return None
-    return MappingPanel(window.engine, window.runner, actor=window.actor_name, parent=None)
+    return MappingPanel(window.engine, window.runner, actor=window.actor_name, parent=None, load=False)
 

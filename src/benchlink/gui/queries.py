@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import structlog
@@ -21,8 +21,9 @@ _log = structlog.get_logger("benchlink.gui")
 
 
 class QueryRunner:
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="benchlink-gui-query")
+    def __init__(self, name: str = "benchlink-gui-query") -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._latest: dict[str, Future[object]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._running = 0
@@ -41,8 +42,14 @@ class QueryRunner:
         query: Callable[[], T],
         on_done: Callable[[T], None],
         on_error: Callable[[BaseException], None] | None = None,
+        *,
+        supersede: str | None = None,
     ) -> None:
-        """Run `query` off-thread; `on_done`/`on_error` run later on the loop thread."""
+        """Run `query` off-thread; `on_done`/`on_error` run later on the loop thread.
+
+        With `supersede`, a still-queued query submitted under the same key is dropped unstarted
+        (its callbacks never run): only the newest filter's answer is worth the database's time.
+        """
         if self._closed:
             return
         loop = asyncio.get_running_loop()
@@ -54,9 +61,18 @@ class QueryRunner:
             finally:
                 self._running -= 1
 
+        future = self._executor.submit(counted)
+        if supersede is not None:
+            previous = self._latest.get(supersede)
+            if previous is not None:
+                previous.cancel()  # no effect once it has started; its generation check drops it
+            self._latest[supersede] = future  # type: ignore[assignment]
+
         async def run() -> None:
             try:
-                value = await loop.run_in_executor(self._executor, counted)
+                value = await asyncio.wrap_future(future, loop=loop)
+            except asyncio.CancelledError:
+                return
             except Exception as exc:  # noqa: BLE001 - a failed read must not kill the window
                 # Only the type: driver messages can echo bound parameters, i.e. patient IDs.
                 _log.warning("gui_query_failed", error_type=type(exc).__name__)

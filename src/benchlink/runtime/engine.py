@@ -109,7 +109,7 @@ class Engine:
         log.info("engine stopped")
 
     def snapshots(self) -> list[DeviceSnapshot]:
-        return [runner.health.snapshot() for runner in self.runners.values()]
+        return [runner.health.snapshot() for runner in list(self.runners.values())]  # GUI reads from its thread
 
     async def apply_devices(self, devices: tuple[DeviceConfig, ...], *, actor: str | None = None) -> list[str]:
         """Bring the running devices in line with a new configuration, touching only the

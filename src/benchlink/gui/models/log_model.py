@@ -2,7 +2,8 @@
 
 LogRing listeners may fire on any thread (the DB writer, serial readers), while Qt models
 may only change on the GUI thread. LogFeed queues entries and wakes the GUI thread with a
-queued signal; a burst of thousands of lines becomes one batched insert.
+queued signal, then inserts whatever arrived within LOG_BATCH_MS at once; a burst of thousands
+of lines becomes one batched insert and one repaint.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
@@ -168,19 +170,28 @@ class LogFilterProxy(QSortFilterProxyModel):
         return self._needle in haystack
 
 
+#: Lines are shown at most this often: under ingest every message logs several lines, and one
+#: insert + repaint per line kept the GUI thread (and the GIL) busy enough to stall it.
+LOG_BATCH_MS = 100
+
+
 class LogFeed(QObject):
-    """Bridges LogRing (any thread) to LogModel (GUI thread)."""
+    """Bridges LogRing (any thread) to LogModel (GUI thread), in batches of up to LOG_BATCH_MS."""
 
     _wake = Signal()
 
-    def __init__(self, ring: LogRing, model: LogModel, parent: Any = None) -> None:
+    def __init__(self, ring: LogRing, model: LogModel, parent: Any = None, batch_ms: int = LOG_BATCH_MS) -> None:
         super().__init__(parent)
         self._model = model
         self._pending: deque[LogEntry] = deque(maxlen=model.capacity)
         self._lock = threading.Lock()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(batch_ms)
+        self._timer.timeout.connect(self._drain)
         # Queued even when emitted on the GUI thread: a log line emitted while the model is
         # mid-update must not re-enter it.
-        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._wake.connect(self._schedule, Qt.ConnectionType.QueuedConnection)
         # Listen first, then copy the backlog, then drop backlog lines the listener also saw:
         # no line is lost or shown twice when another thread logs during start-up.
         self._remove = ring.add_listener(self._on_entry)
@@ -199,6 +210,10 @@ class LogFeed(QObject):
         if was_empty:
             self._wake.emit()
 
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
     def _drain(self) -> None:
         with self._lock:
             batch = list(self._pending)
@@ -207,3 +222,4 @@ class LogFeed(QObject):
 
     def close(self) -> None:
         self._remove()
+        self._timer.stop()

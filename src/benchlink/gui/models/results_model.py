@@ -84,10 +84,13 @@ class ResultsModel(QAbstractTableModel):
         runner: QueryRunner,
         page_size: int = 100,
         parent: Any = None,
+        count_runner: QueryRunner | None = None,
     ) -> None:
         super().__init__(parent)
         self._source = source
         self._runner = runner
+        # Totals on a second reader, if given: a slow count never delays a page.
+        self._count_runner = count_runner or runner
         self._page_size = page_size
         self._rows: list[Any] = []
         self._ids: set[int] = set()
@@ -184,10 +187,11 @@ class ResultsModel(QAbstractTableModel):
 
     def _request_count(self) -> None:
         generation, flt, source = self._generation, self._filter, self._source
-        self._runner.submit(
+        self._count_runner.submit(
             lambda: source.count_results(flt),
             lambda total: self._count_arrived(generation, total),
             lambda exc: self._failed(generation, exc),
+            supersede="results-count",
         )
 
     def _count_arrived(self, generation: int, total: int) -> None:

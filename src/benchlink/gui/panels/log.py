@@ -95,10 +95,15 @@ class LogPanel(QWidget):
             if name and self.device.findText(name) < 0:
                 self.device.addItem(name)
 
-    def _learn_devices(self, *_: object) -> None:
-        seen = {self.model.entry_at(r).device for r in range(max(0, self.model.rowCount() - 200),  # type: ignore[union-attr]
-                                                            self.model.rowCount())}
-        self.set_devices(sorted(d for d in seen if d))
+    def _learn_devices(self, _parent: object = None, first: int | None = None, last: int | None = None) -> None:
+        """Only the rows just inserted (at most the last 200) are looked at: this runs per batch."""
+        count = self.model.rowCount()
+        start = max(0, count - 200) if first is None else max(first, (last or 0) - 200)
+        stop = count if last is None else last + 1
+        seen = {entry.device for r in range(start, stop) if (entry := self.model.entry_at(r)) is not None}
+        new = sorted(d for d in seen if d and self.device.findText(d) < 0)
+        if new:
+            self.set_devices(new)
 
     def focus_filter(self) -> None:
         self.text.setFocus(Qt.FocusReason.ShortcutFocusReason)
