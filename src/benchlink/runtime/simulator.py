@@ -62,7 +62,7 @@ def make_sample(index: int, rng: random.Random, *, prefix: str = "S", panel_size
     results = []
     for code, _name, units, low, high, decimals in rng.sample(PANEL, k=min(panel_size, len(PANEL))):
         span = high - low or 1.0
-        value = rng.uniform(low - span * 0.15, high + span * 0.15)
+        value = max(0.0, rng.uniform(low - span * 0.15, high + span * 0.15))  # concentrations are never negative
         text = f"{value:.{decimals}f}"
         flag = "H" if value > high else "L" if value < low else "N"
         results.append((code, text, units, f"{low:g} to {high:g}", flag))
