@@ -174,3 +174,22 @@ def test_supervisor_gets_audit_and_device_editing(
     window = open_window(qtbot, idle_engine, qsettings, session=service.authenticate("sam", GOOD + "?"))
     assert window.audit_dock.toggleViewAction().isVisible() and window.devices_panel.add_button.isEnabled()
     close_window(qtbot, window)
+
+
+def test_device_dialog_offers_the_detected_driver(qtbot) -> None:
+    from benchlink.runtime.plugins import PluginManager
+
+    plugins = PluginManager()
+
+    def detect(data: bytes) -> tuple[str, str] | None:
+        found = plugins.detect(data)
+        return (found[0].info.name, found[1]) if found is not None else None
+
+    dialog = DeviceDialog(drivers=sorted(plugins.drivers()), taken_names=[], list_ports=lambda: [], detect=detect)
+    qtbot.addWidget(dialog)
+    sysmex = b"H|\\^&|||XN-550^00-24^22723^^^^BD634545||||||||E1394-97\rL|1|N\r"
+    assert dialog.detect_from_bytes(sysmex) == "sysmex-xn"
+    assert dialog.driver.currentText() == "sysmex-xn"
+    assert "XN-550" in dialog.detect_note.text()
+    assert dialog.detect_from_bytes(b"\x00\x01 not a capture") is None
+    assert "was recognised" in dialog.detect_note.text() and dialog.driver.currentText() == "sysmex-xn"

@@ -519,8 +519,12 @@ class MainWindow(QMainWindow):
         config = next((c for c in self.device_configs() if c.name == name), None) if name else None
         plugins = getattr(self.engine, "plugins", None)
         drivers = list(plugins.drivers()) if plugins is not None else ["astm", "hl7"]
+        def detect(data: bytes) -> tuple[str, str] | None:
+            found = plugins.detect(data) if plugins is not None else None
+            return (found[0].info.name, found[1]) if found is not None else None
+
         dialog = DeviceDialog(drivers=drivers, taken_names=self.device_names(), config=config,
-                              list_ports=list_serial_ports, parent=self)
+                              list_ports=list_serial_ports, detect=detect, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.save_device(dialog.result_config, config))
         dialog.open()

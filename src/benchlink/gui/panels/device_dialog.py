@@ -69,6 +69,7 @@ class DeviceDialog(QDialog):
         taken_names: Sequence[str],
         config: DeviceConfig | None = None,
         list_ports: Callable[[], list[str]] | None = None,
+        detect: Callable[[bytes], tuple[str, str] | None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -100,6 +101,18 @@ class DeviceDialog(QDialog):
         general = QFormLayout()
         general.addRow("&Name", self._with_error(self.name, "name"))
         general.addRow("&Driver", self._with_error(self.driver, "driver"))
+        self._detect = detect
+        self.detect_button = QPushButton("Detect from a capture…", self)
+        self.detect_button.setAccessibleName("Detect the driver from a capture file")
+        self.detect_button.setToolTip("Pick a file the analyzer sent (a capture or serial log); Benchlink reads its "
+                                      "header and offers the matching driver")
+        self.detect_button.setEnabled(detect is not None)
+        self.detect_button.clicked.connect(self._pick_capture)
+        self.detect_note = QLabel("", self)
+        self.detect_note.setObjectName("detectNote")
+        self.detect_note.setWordWrap(True)
+        general.addRow("", self.detect_button)
+        general.addRow("", self.detect_note)
         general.addRow("", self.enabled)
         general.addRow("&Connection", self._with_error(self.kind, "kind"))
 
@@ -238,6 +251,26 @@ class DeviceDialog(QDialog):
         label = _error_label(self, key)
         self.error_labels[key] = label
         return label
+
+    def _pick_capture(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Capture from this analyzer", "",
+                                              "Captures (*.astm *.hl7 *.log *.txt);;All files (*)")
+        if path:
+            with open(path, "rb") as handle:
+                self.detect_from_bytes(handle.read(4 * 1024 * 1024))
+
+    def detect_from_bytes(self, data: bytes) -> str | None:
+        """Offer the driver whose sender patterns match the capture's header; say why."""
+        found = self._detect(data) if self._detect is not None else None
+        if found is None:
+            self.detect_note.setText("Neither ASTM nor HL7 was recognised in that file.")
+            return None
+        name, reason = found
+        if self.driver.findText(name) < 0:
+            self.driver.addItem(name)
+        self.driver.setCurrentText(name)
+        self.detect_note.setText(f"Detected: {reason}")
+        return name
 
     def _with_error(self, widget: QWidget, key: str) -> QWidget:
         box = QWidget(self)
