@@ -298,12 +298,42 @@ class Store:
         """Oldest first, in keyset batches: memory stays bounded and no read transaction stays open
         between batches (a long reader would stop WAL checkpoints)."""
         conds = self._conditions(flt)
-        last: int | None = None
+        dialect = self._engine.dialect
+        if dialect.name != "sqlite":
+            yield from self._iter_results_rows(conds, batch)
+            return
+        columns = [results.c[name] for name in _ROW_FIELDS]
+        # Exports stream millions of rows: fetch plain tuples through the DBAPI and convert only
+        # the columns whose type needs it, instead of building a SQLAlchemy Row per result.
+        processors = [(i, proc) for i, col in enumerate(columns)
+                      if (proc := col.type._cached_result_processor(dialect, None)) is not None]
+        last = 0
         while True:
-            stmt = select(results).where(*conds)
-            if last is not None:
-                stmt = stmt.where(results.c.id > last)
-            stmt = stmt.order_by(results.c.id).limit(batch)
+            stmt = select(*columns).where(*conds, results.c.id > last).order_by(results.c.id).limit(batch)
+            compiled = stmt.compile(dialect=dialect)
+            params = compiled.construct_params()
+            args: Any = (tuple(params[name] for name in compiled.positiontup)
+                         if compiled.positional and compiled.positiontup is not None else params)
+            with self._engine.connect() as conn:
+                raw = conn.exec_driver_sql(str(compiled), args).fetchall()
+            if not raw:
+                return
+            for values in raw:
+                if processors:
+                    values = list(values)
+                    for i, proc in processors:
+                        values[i] = proc(values[i])
+                yield ResultRow(*values)
+            last = raw[-1][0]
+            if len(raw) < batch:
+                return
+
+    def _iter_results_rows(self, conds: list[Any], batch: int) -> Iterator[ResultRow]:
+        """The portable path (PostgreSQL): SQLAlchemy rows, whose type processors need the
+        driver's column types."""
+        last = 0
+        while True:
+            stmt = select(results).where(*conds, results.c.id > last).order_by(results.c.id).limit(batch)
             with self._engine.connect() as conn:
                 rows = [_result_row(r) for r in conn.execute(stmt)]
             if not rows:
