@@ -10,12 +10,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from benchlink.exporters.csv_export import SEMICOLON, CsvOptions, write_csv
 from benchlink.exporters.hl7_export import write_hl7
+from benchlink.storage.store import ResultRow
 
 TESTS = [
     ("GLU", "2345-7", "Glucose", "mmol/L", "3.9-6.1"),
@@ -29,38 +29,14 @@ TESTS = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    id: int
-    message_id: int
-    device: str
-    sample_id: str
-    patient_id: str
-    patient_name: str
-    instrument_code: str
-    lis_code: str
-    test_name: str
-    value: str
-    numeric_value: float | None
-    comparator: str
-    units: str
-    reference_range: str
-    flags: str
-    status: str
-    kind: str
-    observed_at: datetime | None
-    received_at: datetime
-    exported_at: datetime | None
-
-
-def rows(count: int) -> Iterator[Row]:
+def rows(count: int) -> Iterator[ResultRow]:
     base = datetime(2024, 3, 1, 8, 0, tzinfo=timezone(timedelta(hours=1)))
     for i in range(count):
         sample = i // len(TESTS)
         code, lis, name, units, rng = TESTS[i % len(TESTS)]
         number = 1.0 + (i % 997) / 10
         at = base + timedelta(seconds=sample)
-        yield Row(
+        yield ResultRow(
             id=i, message_id=sample, device="BS-200", sample_id=f"S{sample:08d}",
             patient_id=f"P{sample % 50000:06d}", patient_name="Doe^Jane", instrument_code=code,
             lis_code=lis, test_name=name, value=f"{number:.2f}", numeric_value=number,

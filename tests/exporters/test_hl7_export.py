@@ -18,9 +18,10 @@ from benchlink.protocols.hl7.observations import read_observations
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def strict(data: bytes) -> None:
+def strict(data: bytes) -> Any:
     msg = hl7apy_parse(data.decode("utf-8"), validation_level=VALIDATION_LEVEL.STRICT)
     assert msg.validate() is True
+    return msg
 
 
 def oru(rows: list[Any]) -> bytes:
@@ -45,7 +46,10 @@ def sample(make_row: Callable[..., Any]) -> list[Any]:
 
 
 def test_every_message_passes_hl7apy_strict(sample: list[Any]) -> None:
-    strict(oru(sample))
+    data = oru(sample)
+    strict(data)
+    assert data.count(b"\rOBX|") == len(sample)
+    assert data.startswith(b"MSH|^~\\&|") and b"|ORU^R01^ORU_R01|" in data
 
 
 def test_value_types_match_values(sample: list[Any]) -> None:
@@ -103,7 +107,11 @@ def test_no_patient_data_means_no_pid(make_row: Callable[..., Any]) -> None:
 
 
 def test_patient_id_without_name_is_still_valid(make_row: Callable[..., Any]) -> None:
-    strict(oru([make_row(patient_name="")]))
+    row = make_row(patient_name="")
+    data = oru([row])
+    strict(data)
+    pid = parse_message(data).segment("PID")
+    assert pid is not None and parse_message(data).value(pid, 3) == row.patient_id
 
 
 def test_mixed_samples_refused(make_row: Callable[..., Any]) -> None:

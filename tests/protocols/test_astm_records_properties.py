@@ -104,7 +104,8 @@ def test_canonical_bytes_round_trip_byte_identical(
     assert len(msg.records) == 1 + len(lines)
 
 
-def _touch_everything(msg: AstmMessage) -> None:
+def _touch_everything(msg: AstmMessage) -> list[str]:
+    """Read every typed view (which must not raise) and return the record types seen."""
     header = msg.header
     _ = (header.sender_name, header.sender_version, header.timestamp, header.version, msg.terminator)
     for query in msg.queries:
@@ -121,7 +122,8 @@ def _touch_everything(msg: AstmMessage) -> None:
                 _ = (r.code, r.loinc, r.value, r.value_components, r.units, r.reference_range)
                 _ = (r.abnormal_flag, r.abnormal_flags, r.status, r.completed_at, r.started_at)
                 _ = (r.instrument, r.operator, r.sequence)
-    encode_message(msg)
+    assert isinstance(encode_message(msg), bytes)
+    return [record.type for record in msg.records]
 
 
 @settings(max_examples=300, deadline=None)
@@ -130,9 +132,11 @@ def _touch_everything(msg: AstmMessage) -> None:
 def test_random_bytes_raise_only_decode_errors(data: bytes, tolerant: bool, encoding: str) -> None:
     try:
         msg = decode_message(data, encoding=encoding, tolerant=tolerant)
-    except AstmDecodeError:
+    except AstmDecodeError as exc:
+        assert str(exc), "a decode error must say what is wrong"
         return
-    _touch_everything(msg)
+    types = _touch_everything(msg)
+    assert all(len(t) == 1 and t == t.upper() for t in types), types
 
 
 @settings(max_examples=200, deadline=None)
@@ -140,8 +144,11 @@ def test_random_bytes_raise_only_decode_errors(data: bytes, tolerant: bool, enco
 def test_random_bytes_into_read_capture_raise_only_decode_errors(data: bytes) -> None:
     try:
         capture = read_capture(data)
-    except AstmDecodeError:
+    except AstmDecodeError as exc:
+        assert str(exc), "a decode error must say what is wrong"
         return
+    assert 0 <= capture.checksum_failures <= capture.frames or capture.frames == 0
+    assert sum(len(m) for m in capture.messages) <= len(data) * 4, "output grew beyond the input"
     for message in capture.messages:
         try:
             _touch_everything(decode_message(message))
@@ -202,9 +209,11 @@ def test_mutated_captures_raise_only_decode_errors(
             except AstmDecodeError:
                 pass
     try:
-        _touch_everything(decode_message(bytes(data), encoding=encoding))
-    except AstmDecodeError:
-        pass
+        types = _touch_everything(decode_message(bytes(data), encoding=encoding))
+    except AstmDecodeError as exc:
+        assert str(exc), "a decode error must say what is wrong"
+    else:
+        assert all(len(t) == 1 and t == t.upper() for t in types), types
 
 
 @pytest.mark.parametrize("seed", SEED_CAPTURES)

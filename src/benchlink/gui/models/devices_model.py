@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 
 from benchlink.core.status import DeviceSnapshot, DeviceState
 from benchlink.gui.formatting import relative_time
+from benchlink.gui.models.table_model import KeyedRowsModel
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -75,7 +76,9 @@ def status_icon(state: DeviceState) -> QIcon:
     return icon
 
 
-class DevicesModel(QAbstractTableModel):
+class DevicesModel(KeyedRowsModel):
+    columns_spec = COLUMNS
+
     def __init__(self, clock: Callable[[], float] = time.time, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[DeviceSnapshot] = []
@@ -114,21 +117,13 @@ class DevicesModel(QAbstractTableModel):
         return list(self._rows)
 
     # -- Qt model API --------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section][1]
-            if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section][0] == "light":
-                return "Link status"
-        return None
+        if (role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal
+                and 0 <= section < len(COLUMNS) and COLUMNS[section][0] == "light"):
+            return "Link status"
+        return super().headerData(section, orientation, role)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

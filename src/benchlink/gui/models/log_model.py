@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -28,6 +27,7 @@ from PySide6.QtGui import QBrush, QColor
 from benchlink.core.logbuffer import LogEntry, LogRing
 from benchlink.core.redaction import redact_mapping, scrub_text
 from benchlink.gui.formatting import level_rank
+from benchlink.gui.models.table_model import KeyedRowsModel
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -67,7 +67,9 @@ def format_fields(fields: dict[str, Any]) -> str:
     return " ".join(f"{key}={value}" for key, value in fields.items())
 
 
-class LogModel(QAbstractTableModel):
+class LogModel(KeyedRowsModel):
+    columns_spec = COLUMNS
+
     def __init__(self, capacity: int = 2000, parent: Any = None) -> None:
         super().__init__(parent)
         self.capacity = capacity
@@ -96,20 +98,6 @@ class LogModel(QAbstractTableModel):
 
     def entry_at(self, row: int) -> LogEntry | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(COLUMNS):
-            return COLUMNS[section][1]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 
 from benchlink.gui.contracts import ResultsSource
 from benchlink.gui.formatting import display_value
+from benchlink.gui.models.table_model import KeyedRowsModel
 from benchlink.gui.queries import QueryRunner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -73,7 +74,9 @@ def rows_newer_than(source: ResultsSource, flt: Any, top_id: int, page_size: int
         after = page[-1].id
 
 
-class ResultsModel(QAbstractTableModel):
+class ResultsModel(KeyedRowsModel):
+    columns_spec = COLUMNS
+
     total_changed = Signal(int)
     loading_changed = Signal(bool)
     query_failed = Signal(str)
@@ -260,20 +263,6 @@ class ResultsModel(QAbstractTableModel):
         self.query_failed.emit(f"Could not read results ({type(exc).__name__}); change the filter to retry.")
 
     # -- Qt model API --------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(COLUMNS):
-            return COLUMNS[section][1]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None

@@ -120,3 +120,28 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return row
         return None
+
+
+class KeyedRowsModel(QAbstractTableModel):
+    """Row/column counts and header titles for the hand-written models (devices, results, log),
+    which keep their rows in ``self._rows`` and their columns as ``(key, title)`` pairs."""
+
+    columns_spec: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: Any = []  # a list, or a bounded deque for the log
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns_spec)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(self.columns_spec):
+            return self.columns_spec[section][1]
+        return None
