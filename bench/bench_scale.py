@@ -38,6 +38,17 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def children(pid: int) -> list[int]:
+    """serve's child processes (the database writer), whose memory counts as serve's too."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -48,13 +59,22 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def analyzer(port: int, index: int, messages: int, latencies: list[float], panel: int = 4) -> int:
+async def analyzer(port: int, index: int, messages: int, latencies: list[float], panel: int = 4,
+                   interval: float = 0.0) -> int:
+    """One analyzer. ``interval`` > 0 paces it: message i is due at start + i * interval (an open
+    loop, as real analyzers are); 0 sends the next message as soon as the last is acknowledged."""
     loop = asyncio.get_running_loop()
     channel = await open_tcp_channel("127.0.0.1", port)
     link = AstmLink(Role.INSTRUMENT)
     acked = 0
+    # a random phase, so paced analyzers do not all send in the same millisecond
+    start = loop.time() + (index * 0.618034 % 1.0) * interval
     try:
         for i in range(1, messages + 1):
+            if interval:
+                delay = start + (i - 1) * interval - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
             _, text = build_message(i, prefix=f"A{index:04d}-", seed=index, panel_size=panel)
             link.send_message(text, loop.time())
             done = False
@@ -86,14 +106,18 @@ async def analyzer(port: int, index: int, messages: int, latencies: list[float],
     return acked
 
 
-async def drive(ports: list[int], messages: int, panel: int = 4) -> tuple[int, float, list[float]]:
+async def drive(ports: list[int], messages: int, panel: int = 4,
+                rate: float = 0.0) -> tuple[int, float, list[float]]:
+    """``rate`` > 0 offers that many results/s in total, spread evenly over the analyzers."""
     latencies: list[float] = []
+    interval = len(ports) * panel / rate if rate else 0.0
     start = time.perf_counter()
-    counts = await asyncio.gather(*(analyzer(p, i, messages, latencies, panel) for i, p in enumerate(ports)))
+    counts = await asyncio.gather(*(analyzer(p, i, messages, latencies, panel, interval)
+                                    for i, p in enumerate(ports)))
     return sum(counts), time.perf_counter() - start, latencies
 
 
-def run(analyzers: int, messages: int, panel: int = 4) -> dict[str, float]:
+def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix="benchlink-scale-"))
     ports = free_ports(analyzers)
     lines = []
@@ -112,8 +136,9 @@ def run(analyzers: int, messages: int, panel: int = 4) -> dict[str, float]:
                 if s.connect_ex(("127.0.0.1", ports[-1])) == 0:
                     break
             time.sleep(0.1)
-        acked, elapsed, lat = asyncio.run(drive(ports, messages, panel))
-        rss = peak_rss_mb(serve.pid)
+        family = [serve.pid, *children(serve.pid)]
+        acked, elapsed, lat = asyncio.run(drive(ports, messages, panel, rate))
+        rss = sum(peak_rss_mb(pid) for pid in family)
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=60)
@@ -125,6 +150,7 @@ def run(analyzers: int, messages: int, panel: int = 4) -> dict[str, float]:
     return {
         "analyzers": analyzers,
         "panel": panel,
+        "offered": rate,
         "messages_per_s": acked / elapsed,
         "messages_acked": acked,
         "messages_expected": analyzers * messages,
@@ -143,16 +169,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50)
     parser.add_argument("--panel", type=int, nargs="+", default=[4, 12],
                         help="results per message (a chemistry panel is often 10-20)")
+    parser.add_argument("--rate", type=float, nargs="+", default=[0.0],
+                        help="offered results/s in total (0 = as fast as acknowledged: the ceiling)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = [run(n, args.messages, p) for n in args.analyzers for p in args.panel]
+    rows = [run(n, args.messages, p, r) for n in args.analyzers for p in args.panel for r in args.rate]
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"{'analyzers':>9} {'panel':>5} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} {'results/s':>10} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}")
+    print(f"{'analyzers':>9} {'panel':>5} {'offered':>8} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} "
+          f"{'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}")
     for r in rows:
-        print(f"{r['analyzers']:>9} {r['panel']:>5} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} "
+        offered = f"{r['offered']:.0f}" if r["offered"] else "max"
+        print(f"{r['analyzers']:>9} {r['panel']:>5} {offered:>8} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} "
               f"{r['results_stored']:>7} "
               f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
               f"{r['p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")

@@ -23,7 +23,7 @@ from benchlink.runtime.settings import DeviceConfig, Settings
 from benchlink.runtime.simulator import simulate_tcp
 from benchlink.storage.store import Store
 from benchlink.storage.worklist import Worklist
-from benchlink.storage.writer import StoreWriter
+from benchlink.storage.writer import GroupCommitWriter, StoreWriter
 
 log = get_logger("benchlink.engine")
 
@@ -37,7 +37,7 @@ class Engine:
         self.store = store
         self.bus = bus or EventBus()
         self.plugins = plugins or PluginManager()
-        self.writer = StoreWriter(store)
+        self.writer = make_writer(settings, store)
         self.ingestor = Ingestor(self.writer, self.bus, process=self.plugins.process)
         self.worklist = Worklist(store.engine)
         self.orders = OrderService(self.worklist)
@@ -223,6 +223,18 @@ def _device_audit(config: DeviceConfig | None) -> dict[str, object] | None:
     if config is None:
         return None
     return json.loads(json.dumps(asdict(config), default=str))
+
+
+def make_writer(settings: Settings, store: Store) -> GroupCommitWriter:
+    """The process writer when the database can be opened a second time by URL (a file or a
+    server); an in-memory database only exists inside this process, so it keeps the thread."""
+    if settings.writer == "process":
+        from benchlink.storage.writer_process import ProcessStoreWriter, reopenable_url
+
+        url = reopenable_url(store.engine)
+        if url is not None:
+            return ProcessStoreWriter(url)
+    return StoreWriter(store)
 
 
 def read_status(path: Path) -> dict[str, object] | None:

@@ -7,7 +7,6 @@ gets its ACK because we *have* the bytes, and the operator sees the error (guara
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,13 +19,13 @@ from benchlink.core.model import Decoded, Result
 from benchlink.runtime.counters import DeviceHealth
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.storage.store import InboundMessage
-from benchlink.storage.writer import StoreWriter
+from benchlink.storage.writer import GroupCommitWriter
 
 log = get_logger("benchlink.ingest")
 
 
 class Ingestor:
-    def __init__(self, writer: StoreWriter, bus: EventBus, mapping: MappingTable | None = None,
+    def __init__(self, writer: GroupCommitWriter, bus: EventBus, mapping: MappingTable | None = None,
                  process: Callable[[str, Result], Result] | None = None) -> None:
         self.writer = writer
         self.process = process
@@ -68,7 +67,7 @@ class Ingestor:
                 device=device, protocol=protocol, data=data, received_at=received_at,
                 link_meta=link_meta, decode_status="quarantined", error=error,
             )
-        outcome = await asyncio.wrap_future(self.writer.submit(inbound))
+        outcome = await self.writer.commit(inbound)
         self.latencies.append(time.perf_counter() - started)
         health = self.health.get(device)
         if outcome.duplicate:
@@ -95,14 +94,14 @@ class Ingestor:
             device=device, protocol=protocol, data=raw, received_at=datetime.now().astimezone(),
             link_meta={"fragment": index, "peer": peer}, decode_status="empty",
         )
-        await asyncio.wrap_future(self.writer.submit(inbound))
+        await self.writer.commit(inbound)
 
     async def quarantine(self, device: str, data: bytes, error: str, protocol: str) -> None:
         inbound = InboundMessage(
             device=device, protocol=protocol, data=data, received_at=datetime.now().astimezone(),
             decode_status="quarantined", error=error,
         )
-        outcome = await asyncio.wrap_future(self.writer.submit(inbound))
+        outcome = await self.writer.commit(inbound)
         health = self.health.get(device)
         if health is not None:
             health.bump("quarantined", notify=True)

@@ -21,6 +21,9 @@ TRANSPORT_KINDS = ("tcp-server", "tcp-client", "serial")
 DEMO_PORT = 15999
 
 
+WRITER_KINDS = ("process", "thread")
+
+
 class ConfigError(ValueError):
     """A configuration problem, phrased for the person who has to edit the file."""
 
@@ -78,6 +81,7 @@ class Settings:
     status_port: int = 0
     export_folder: Path | None = None
     export_format: str = "csv"
+    writer: str = "process"
 
     @property
     def database_path(self) -> Path:
@@ -202,6 +206,13 @@ def _export_format(section: Mapping[str, Any], source: Path) -> str:
     return fmt
 
 
+def _writer_kind(value: object, source: Path) -> str:
+    kind = str(value)
+    if kind not in WRITER_KINDS:
+        raise ConfigError(f"{source}: [database].writer = {kind!r}: use \"process\" or \"thread\"")
+    return kind
+
+
 def load_settings(
     *,
     home: Path | None = None,
@@ -233,6 +244,7 @@ def load_settings(
         status_port=int(env.get("BENCHLINK_STATUS_PORT") or data.get("status", {}).get("port", 0)),
         export_folder=_export_folder(data.get("export", {}), config_file),
         export_format=_export_format(data.get("export", {}), config_file),
+        writer=_writer_kind(env.get("BENCHLINK_WRITER") or db_section.get("writer", "process"), config_file),
     )
     want_demo = demo if demo is not None else _as_bool(env.get("BENCHLINK_DEMO", "0"))
     if want_demo:

@@ -44,6 +44,10 @@ SETTINGS_TOML: Mapping[str, TomlKey] = {
     "use_keyring": TomlKey(
         "database", "use_keyring", "BENCHLINK_NO_KEYRING=1 turns it off",
         "use the OS keyring (Windows Credential Manager, macOS Keychain, Secret Service)"),
+    "writer": TomlKey(
+        "database", "writer", "BENCHLINK_WRITER",
+        "where the single database writer commits: `process` (a child process, so commits use a second CPU "
+        "core) or `thread` (inside the main process; an in-memory database always uses it)", "`process`"),
     "log_level": TomlKey("log", "level", "BENCHLINK_LOG_LEVEL", "`debug`, `info`, `warning` or `error`"),
     "status_port": TomlKey(
         "status", "port", "BENCHLINK_STATUS_PORT",

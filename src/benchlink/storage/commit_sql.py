@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy
 
 from benchlink.core.model import Result, ResultKind
+from benchlink.storage.database import WRITE_OPTION
 from benchlink.storage.schema import InstrumentDateTime, UtcDateTime
 
 DECODE_STATUSES = frozenset({"ok", "quarantined", "empty"})
@@ -170,6 +171,13 @@ class CommitSql:
             outcomes.append(outcome)
         self.insert_results(cur, pending)
         return outcomes
+
+    def commit_inbound(self, engine: sqlalchemy.Engine, batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite) holding the whole batch."""
+        if not batch:
+            return []
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            return self.commit_batch(conn, batch)
 
     def _existing(self, cur: Any, device: str, digest: str) -> CommitOutcome:
         cur.execute(self.raw_lookup, (device, digest))

@@ -156,10 +156,7 @@ class Store:
         A message whose bytes this device already delivered is a retransmit: it is not stored
         again and its outcome carries the original ``message_id`` with ``duplicate=True``.
         """
-        if not batch:
-            return []
-        with self._write() as conn:
-            return self._sql.commit_batch(conn, batch)
+        return self._sql.commit_inbound(self._engine, batch)
 
     def mark_exported(
         self, ids: Sequence[int], at: datetime, destination: str, *, actor: str = "system"
