@@ -38,6 +38,17 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def all_listening(status: Path, expected: int) -> bool:
+    try:
+        devices = json.loads(status.read_text(encoding="utf-8"))["devices"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return sum(1 for d in devices if d.get("state") == "listening") >= expected
+
+
+FAILURES: list[str] = []  # why an analyzer stopped early, printed under the table
+
+
 def children(pid: int) -> list[int]:
     """serve's child processes (the database writer), whose memory counts as serve's too."""
     found: list[int] = []
@@ -64,7 +75,11 @@ async def analyzer(port: int, index: int, messages: int, latencies: list[float],
     """One analyzer. ``interval`` > 0 paces it: message i is due at start + i * interval (an open
     loop, as real analyzers are); 0 sends the next message as soon as the last is acknowledged."""
     loop = asyncio.get_running_loop()
-    channel = await open_tcp_channel("127.0.0.1", port)
+    try:
+        channel = await open_tcp_channel("127.0.0.1", port)
+    except OSError as exc:
+        FAILURES.append(f"analyzer {index}: cannot connect to port {port}: {exc}")
+        return 0
     link = AstmLink(Role.INSTRUMENT)
     acked = 0
     # a random phase, so paced analyzers do not all send in the same millisecond
@@ -88,6 +103,7 @@ async def analyzer(port: int, index: int, messages: int, latencies: list[float],
                     await channel.drain()
                 data = await channel.read()
                 if not data:
+                    FAILURES.append(f"analyzer {index}: connection closed by serve after {acked} messages")
                     return acked
                 for event in link.receive_data(data, loop.time()):
                     if isinstance(event, astm_link.MessageSent):
@@ -96,6 +112,7 @@ async def analyzer(port: int, index: int, messages: int, latencies: list[float],
                         if t_last is not None:
                             latencies.append(time.perf_counter() - t_last)
                     elif isinstance(event, astm_link.SendFailed):
+                        FAILURES.append(f"analyzer {index}: send failed ({event.reason}) after {acked} messages")
                         return acked
             out = link.data_to_send()
             if out:
@@ -127,21 +144,28 @@ def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dic
     (home / "config.toml").write_text("\n".join(lines), encoding="utf-8")
     env = {**os.environ, "BENCHLINK_HOME": str(home), "BENCHLINK_KEY_FILE": str(home / "k"),
            "BENCHLINK_NO_KEYRING": "1", "BENCHLINK_LOG_LEVEL": "warning"}
+    # The database exists before serve starts, as on every restart of a real service (the first
+    # start's one-off migration is not part of serving).
+    subprocess.run([sys.executable, "-m", "benchlink", "results", "--limit", "1"], env=env, check=True,
+                   capture_output=True, timeout=120)
     serve = subprocess.Popen([sys.executable, "-m", "benchlink", "serve"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", ports[-1])) == 0:
-                    break
-            time.sleep(0.1)
+        # Ready = every device listening, read from serve's status file. (A probe connection would
+        # take the device's one connection slot and get the real analyzer refused.)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all_listening(home / "status.json", analyzers):
+            time.sleep(0.2)
         family = [serve.pid, *children(serve.pid)]
         acked, elapsed, lat = asyncio.run(drive(ports, messages, panel, rate))
         rss = sum(peak_rss_mb(pid) for pid in family)
+        time.sleep(1.5)  # one more status write, with the last messages' commit latencies
+        server = json.loads((home / "status.json").read_text(encoding="utf-8")).get("commit_latency_ms", {})
     finally:
         serve.send_signal(signal.SIGTERM)
-        serve.communicate(timeout=60)
+        _, errors = serve.communicate(timeout=60)
+    if acked < analyzers * messages:
+        FAILURES.extend(line for line in errors.splitlines() if "error" in line.lower() or "warn" in line.lower())
     listing = subprocess.run([sys.executable, "-m", "benchlink", "results", "--json", "--limit", "100000000"],
                              env=env, capture_output=True, text=True, timeout=600)
     stored = sum(1 for line in listing.stdout.splitlines() if line.strip())
@@ -160,6 +184,8 @@ def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dic
         "p50_ms": lat[len(lat) // 2] * 1000 if lat else float("nan"),
         "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
         "serve_rss_mb": rss,
+        "server_p50_ms": server.get("p50", float("nan")),
+        "server_p99_ms": server.get("p99", float("nan")),
     }
 
 
@@ -178,13 +204,15 @@ def main() -> None:
         print(json.dumps(rows))
         return
     print(f"{'analyzers':>9} {'panel':>5} {'offered':>8} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} "
-          f"{'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}")
+          f"{'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'srv p50':>7} {'srv p99':>7} {'RSS MB':>7}")
     for r in rows:
         offered = f"{r['offered']:.0f}" if r["offered"] else "max"
         print(f"{r['analyzers']:>9} {r['panel']:>5} {offered:>8} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} "
               f"{r['results_stored']:>7} "
               f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
-              f"{r['p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")
+              f"{r['p99_ms']:>7.1f} {r['server_p50_ms']:>7.1f} {r['server_p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")
+    for line in FAILURES[:20]:
+        print("  stopped early:", line)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
@@ -58,3 +59,29 @@ def test_head_matches_schema_metadata(engine: sqlalchemy.Engine) -> None:
 
 def test_fresh_database_has_no_revision(engine: sqlalchemy.Engine) -> None:
     assert current_revision(engine) is None
+
+
+def test_the_head_constant_matches_alembics_head() -> None:
+    """migrate() skips Alembic when the database records HEAD_REVISION; a new revision file must
+    move the constant too, or databases would silently stay on the old schema."""
+    from benchlink.storage.migrator import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_current_database_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from benchlink.storage.database import open_engine\n"
+        "from benchlink.storage.migrator import migrate\n"
+        f"engine = open_engine(None, path={str(tmp_path / 'a.db')!r}, key=bytes(32))\n"
+        "migrate(engine)\n"
+        "print('first', 'alembic' in sys.modules)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert first.stdout.strip() == "first True", first.stderr  # a new database is migrated by Alembic
+    assert second.stdout.strip() == "first False", second.stderr  # a current one is not

@@ -128,14 +128,18 @@ class _Formatter:
         cached = self.dt_cache.get(key)
         if cached is not None:
             return cached
-        if value.tzinfo is None:
-            tz = self.options.naive_timezone
-            value = value.astimezone() if tz is None else value.replace(tzinfo=tz)
-        text = value.isoformat()
+        text = self.stamp_text(value)
         if len(self.dt_cache) > 4096:
             self.dt_cache.clear()
         self.dt_cache[key] = text
         return text
+
+    def stamp_text(self, value: datetime) -> str:
+        """ISO 8601 with offset; a naive value is read in ``naive_timezone`` (else local time)."""
+        if value.tzinfo is None:
+            tz = self.options.naive_timezone
+            value = value.astimezone() if tz is None else value.replace(tzinfo=tz)
+        return value.isoformat()
 
     def generic(self, value: Any) -> str:
         if value is None:
@@ -218,17 +222,20 @@ class _Formatter:
         return self.careful_line(cells)
 
     def careful_line(self, cells: Sequence[str]) -> str:
+        out = [self.careful_cell(cell, i == _IDX_NUMERIC) for i, cell in enumerate(cells)]
+        return self.delimiter.join(out) + "\r\n"
+
+    def careful_cell(self, cell: str, numeric: bool = False) -> str:
+        """One cell as :meth:`careful_line` writes it; a line is always the join of these (the quick
+        path in :meth:`line` is only taken when no cell would change)."""
+        force = False
+        if cell and cell[0] in _GUARD_CHARS and not numeric and _NUMBER.match(cell) is None:
+            cell = "'" + cell
+            force = True
         d = self.delimiter
-        out = []
-        for i, cell in enumerate(cells):
-            force = False
-            if cell and cell[0] in _GUARD_CHARS and i != _IDX_NUMERIC and _NUMBER.match(cell) is None:
-                cell = "'" + cell
-                force = True
-            if force or d in cell or '"' in cell or "\n" in cell or "\r" in cell:
-                cell = '"' + cell.replace('"', '""') + '"'
-            out.append(cell)
-        return d.join(out) + "\r\n"
+        if force or d in cell or '"' in cell or "\n" in cell or "\r" in cell:
+            cell = '"' + cell.replace('"', '""') + '"'
+        return cell
 
 
 def _is_text_stream(out: IO[Any]) -> bool:

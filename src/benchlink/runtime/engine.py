@@ -200,12 +200,22 @@ class Engine:
             self._write_status()
             await asyncio.sleep(1.0)
 
+    def commit_latency_ms(self) -> dict[str, float]:
+        """p50/p99 from a message's last byte to its commit, over the last 10,000 messages: the
+        part of an analyzer's wait for its ACK that this process is responsible for."""
+        recent = sorted(self.ingestor.latencies)
+        if not recent:
+            return {}
+        return {"p50": round(recent[len(recent) // 2] * 1000, 2),
+                "p99": round(recent[int(len(recent) * 0.99)] * 1000, 2), "count": float(len(recent))}
+
     def _write_status(self) -> None:
         path = self.settings.state_file
         payload = {
             "pid": os.getpid(),
             "updated": time.time(),
             "running": self._started,
+            "commit_latency_ms": self.commit_latency_ms(),
             "devices": [
                 {**asdict(s), "state": str(s.state)} for s in self.snapshots()
             ],
@@ -233,7 +243,7 @@ def make_writer(settings: Settings, store: Store) -> GroupCommitWriter:
 
         url = reopenable_url(store.engine)
         if url is not None:
-            return ProcessStoreWriter(url)
+            return ProcessStoreWriter(url, max_batch=256)
     return StoreWriter(store)
 
 

@@ -32,7 +32,7 @@ class Ingestor:
         self.bus = bus
         self.mapping = mapping or MappingTable()
         self.health: dict[str, DeviceHealth] = {}
-        self.latencies: deque[float] = deque(maxlen=100_000)
+        self.latencies: deque[float] = deque(maxlen=10_000)  # message complete -> committed, seconds
 
     async def ingest(
         self,

@@ -9,6 +9,7 @@ for many messages from many devices).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import ColumnElement, false, func, literal, or_, select, tuple_, union, update
+from sqlalchemy import ColumnElement, bindparam, false, func, literal, or_, select, tuple_, union, update
 
 from benchlink.storage.audit import AuditLog
 from benchlink.storage.commit_sql import DECODE_STATUSES as DECODE_STATUSES
@@ -24,11 +25,12 @@ from benchlink.storage.commit_sql import CommitOutcome as CommitOutcome
 from benchlink.storage.commit_sql import CommitSql
 from benchlink.storage.commit_sql import InboundMessage as InboundMessage
 from benchlink.storage.database import WRITE_OPTION
+from benchlink.storage.export_reader import BulkExport, _fetch_all
 from benchlink.storage.maintenance import Pruner
 from benchlink.storage.mappings import MappingStore
 from benchlink.storage.migrator import migrate as _migrate
 from benchlink.storage.replay import Replayer
-from benchlink.storage.schema import UtcDateTime, exports, quarantine, raw_messages, results
+from benchlink.storage.schema import IdType, UtcDateTime, exports, quarantine, raw_messages, results
 
 QUARANTINE_STATES = frozenset({"open", "retried", "dismissed"})
 _ID_CHUNK = 500  # stays under every backend's bound-parameter limit
@@ -107,6 +109,38 @@ class QuarantineRow:
 
 
 _ROW_FIELDS = tuple(ResultRow.__dataclass_fields__)
+_ROW_COLUMNS = tuple(results.c[name] for name in _ROW_FIELDS)
+_RUNS_PER_EXECUTE = 10_000
+_BULK_MARK_CACHE_KIB = -4096  # PRAGMA cache_size of the bulk export's write connection (4 MiB)
+
+
+def _start_checkpoint(engine: sqlalchemy.Engine) -> None:
+    """Copy the WAL into the database file on a background thread (a PASSIVE checkpoint blocks
+    neither readers nor writers). After a bulk export the WAL holds every rewritten page; copying
+    and fsyncing them takes ~1 s per million results, which the export need not wait for: its
+    commit is already durable in the WAL. Should the process end first, SQLite finishes the
+    checkpoint at the next commit or open."""
+
+    def run() -> None:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                conn.commit()
+        except sqlalchemy.exc.SQLAlchemyError:
+            pass  # best effort: the next automatic checkpoint does the same work
+
+    threading.Thread(target=run, name="benchlink-checkpoint", daemon=True).start()
+
+
+def _id_runs(ids: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Runs of consecutive values of sorted, distinct ``ids``, as (first, last) pairs."""
+    lo = prev = ids[0]
+    for i in ids[1:]:
+        if i != prev + 1:
+            yield lo, prev
+            lo = i
+        prev = i
+    yield lo, prev
 
 
 def _result_row(row: Any) -> ResultRow:
@@ -165,28 +199,95 @@ class Store:
         unique = sorted({int(i) for i in ids})
         if not unique:
             return
+        # Exports select id-ordered runs, so the ids are mostly consecutive: one UPDATE per run of
+        # consecutive ids (a range scan of the primary key) instead of one per 500 listed ids.
+        runs = [{"lo": lo, "hi": hi} for lo, hi in _id_runs(unique)]
+        stmt = (
+            update(results)
+            .where(results.c.id.between(bindparam("lo", type_=IdType), bindparam("hi", type_=IdType)))
+            .values(exported_at=at)
+        )
         with self._write() as conn:
-            for start in range(0, len(unique), _ID_CHUNK):
-                chunk = unique[start : start + _ID_CHUNK]
-                conn.execute(update(results).where(results.c.id.in_(chunk)).values(exported_at=at))
-            conn.execute(
-                exports.insert().values(
-                    at=at,
-                    destination=destination,
-                    count=len(unique),
-                    first_result_id=unique[0],
-                    last_result_id=unique[-1],
-                )
+            for start in range(0, len(runs), _RUNS_PER_EXECUTE):
+                conn.execute(stmt, runs[start : start + _RUNS_PER_EXECUTE])
+            self._record_export(conn, at, destination, actor, len(unique), unique[0], unique[-1])
+
+    def _record_export(
+        self, conn: sqlalchemy.Connection, at: datetime, destination: str, actor: str, count: int,
+        first_id: int, last_id: int,
+    ) -> None:
+        """The ``exports`` row and the audit entry of one export, in the caller's transaction."""
+        conn.execute(
+            exports.insert().values(
+                at=at, destination=destination, count=count, first_result_id=first_id, last_result_id=last_id
             )
-            self._audit.append(
-                actor,
-                "export",
-                destination,
-                None,
-                {"count": len(unique), "first_result_id": unique[0], "last_result_id": unique[-1]},
-                conn=conn,
-                at=at,
-            )
+        )
+        self._audit.append(
+            actor,
+            "export",
+            destination,
+            None,
+            {"count": count, "first_result_id": first_id, "last_result_id": last_id},
+            conn=conn,
+            at=at,
+        )
+
+    @property
+    def supports_bulk_export(self) -> bool:
+        """Whether :meth:`bulk_export` is available (SQLite/SQLCipher; PostgreSQL uses the generic path)."""
+        return self._dialect == "sqlite"
+
+    @contextmanager
+    def bulk_export(
+        self, flt: ResultFilter, at: datetime, destination: str, *, actor: str = "system", batch: int = 10_000
+    ) -> Iterator[BulkExport]:
+        """Read and mark an export's results side by side (see :mod:`benchlink.storage.export_reader`).
+
+        Commits only when the block ends normally after :meth:`BulkExport.finish`; on any exception,
+        or without ``finish()``, nothing is marked. Other writers wait until the block ends.
+        """
+        if not self.supports_bulk_export:
+            raise RuntimeError(f"bulk export needs SQLite/SQLCipher, not {self._dialect}; use iter_results")
+        conds = self._conditions(flt)
+
+        def record(conn: sqlalchemy.Connection, count: int, first_id: int, last_id: int) -> None:
+            self._record_export(conn, at, destination, actor, count, first_id, last_id)
+
+        with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            autocheckpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            # A small cache makes the update spill its pages to the WAL as it goes (on the worker
+            # thread, beside the read) instead of writing them all at COMMIT, after the read. The
+            # checkpoint that copies those pages into the database file is taken off the commit
+            # and run by finish_bulk_commit() beside the caller.
+            conn.exec_driver_sql(f"PRAGMA cache_size={_BULK_MARK_CACHE_KIB}")
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.commit()
+            try:
+                tx = conn.begin()  # BEGIN IMMEDIATE: from here on nobody else commits until we are done
+                job = BulkExport(self._engine, conn, conds, at, record, self.results_by_id, batch=batch)
+                try:
+                    job.start()
+                    yield job
+                    job.abort()  # a no-op after finish(); stops the update if the block skipped it
+                    if not job.finished:
+                        raise RuntimeError("bulk export block ended without BulkExport.finish(); nothing marked")
+                except BaseException:
+                    job.abort()
+                    try:
+                        tx.rollback()
+                    except sqlalchemy.exc.DBAPIError:
+                        conn.invalidate()  # an interrupt raced the rollback; dropping the connection rolls back
+                    raise
+                tx.commit()
+                job.sync_wal()  # durable now, as the commit's own checkpoint would have made it
+            finally:
+                if not conn.invalidated:
+                    conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
+                    conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
+                    conn.commit()
+        if job.finished:
+            _start_checkpoint(self._engine)
 
     def set_quarantine_state(self, quarantine_id: int, state: str, *, actor: str) -> None:
         """Move a quarantined message to ``retried`` or ``dismissed`` (audited; never deleted)."""
@@ -295,35 +396,56 @@ class Store:
         """Oldest first, in keyset batches: memory stays bounded and no read transaction stays open
         between batches (a long reader would stop WAL checkpoints)."""
         conds = self._conditions(flt)
-        dialect = self._engine.dialect
-        if dialect.name != "sqlite":
+        if self._dialect != "sqlite":
             yield from self._iter_results_rows(conds, batch)
             return
-        columns = [results.c[name] for name in _ROW_FIELDS]
-        # Exports stream millions of rows: fetch plain tuples through the DBAPI and convert only
-        # the columns whose type needs it, instead of building a SQLAlchemy Row per result.
-        processors = [(i, proc) for i, col in enumerate(columns)
-                      if (proc := col.type._cached_result_processor(dialect, None)) is not None]
         last = 0
         while True:
-            stmt = select(*columns).where(*conds, results.c.id > last).order_by(results.c.id).limit(batch)
-            compiled = stmt.compile(dialect=dialect)
-            params = compiled.construct_params()
-            args: Any = (tuple(params[name] for name in compiled.positiontup)
-                         if compiled.positional and compiled.positiontup is not None else params)
-            with self._engine.connect() as conn:
-                raw = conn.exec_driver_sql(str(compiled), args).fetchall()
-            if not raw:
+            rows = self._sqlite_rows(
+                select(*_ROW_COLUMNS).where(*conds, results.c.id > last).order_by(results.c.id).limit(batch)
+            )
+            if not rows:
                 return
-            for values in raw:
-                if processors:
-                    values = list(values)
-                    for i, proc in processors:
-                        values[i] = proc(values[i])
-                yield ResultRow(*values)
-            last = raw[-1][0]
-            if len(raw) < batch:
+            yield from rows
+            last = rows[-1].id
+            if len(rows) < batch:
                 return
+
+    def results_by_id(self, ids: Sequence[int]) -> dict[int, ResultRow]:
+        """The rows with these ids (missing ids are simply absent), keyed by id."""
+        unique = sorted({int(i) for i in ids})
+        found: dict[int, ResultRow] = {}
+        for start in range(0, len(unique), _ID_CHUNK):
+            stmt = select(*_ROW_COLUMNS).where(results.c.id.in_(unique[start : start + _ID_CHUNK]))
+            if self._dialect == "sqlite":
+                rows = self._sqlite_rows(stmt)
+            else:
+                with self._engine.connect() as conn:
+                    rows = [_result_row(r) for r in conn.execute(stmt)]
+            found.update((row.id, row) for row in rows)
+        return found
+
+    def _sqlite_rows(self, stmt: sqlalchemy.Select[Any]) -> list[ResultRow]:
+        """Run a SELECT of :data:`_ROW_COLUMNS` through the DBAPI and build rows directly.
+
+        Exports stream millions of rows: plain tuples from the driver, converting only the columns
+        whose type needs it, cost far less than a SQLAlchemy Row per result.
+        """
+        dialect = self._engine.dialect
+        processors = [(i, proc) for i, col in enumerate(_ROW_COLUMNS)
+                      if (proc := col.type._cached_result_processor(dialect, None)) is not None]
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        args: Any = (tuple(params[name] for name in compiled.positiontup)
+                     if compiled.positional and compiled.positiontup is not None else params)
+        raw = _fetch_all(self._engine, str(compiled), args)
+        out: list[ResultRow] = []
+        for stored in raw:
+            values = list(stored)
+            for i, proc in processors:
+                values[i] = proc(values[i])
+            out.append(ResultRow(*values))
+        return out
 
     def _iter_results_rows(self, conds: list[Any], batch: int) -> Iterator[ResultRow]:
         """The portable path (PostgreSQL): SQLAlchemy rows, whose type processors need the

@@ -38,7 +38,7 @@ from benchlink.storage.writer import GroupCommitWriter, Settled, commit_isolated
 _RESULT_FIELDS = tuple(f.name for f in fields(Result))
 _result_tuple = attrgetter(*_RESULT_FIELDS)
 #: The writer commits appends; it needs far less decrypted page cache than a reader scanning results.
-WRITER_CACHE_KIB = 16 * 1024
+WRITER_CACHE_KIB = 8 * 1024
 
 
 class WriterProcessError(RuntimeError):
