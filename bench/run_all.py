@@ -19,6 +19,8 @@ ORDER = [
     ("Storage: inserts vs raw sqlcipher3, 1M-row page queries", "bench_storage.py", []),
     ("Export: CSV and HL7", "bench_export.py", []),
     ("Scale: analyzers on loopback against one serve", "bench_scale.py", ["--analyzers", "200", "1000"]),
+    ("Scale at offered rates: latency below the ceiling", "bench_scale.py",
+     ["--analyzers", "200", "--messages", "20", "--rate", "2000", "4000", "8000"]),
     ("Serial: pty pair at an emulated 9600 baud", "bench_serial.py", ["--messages", "20"]),
     ("GUI responsiveness", "bench_gui.py", []),
 ]

@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,33 @@ def test_frozen_bundle_carries_plugins_migrations_and_sqlcipher(frozen: Path, tm
     assert versions["frozen"] is True
     # the runtime hook chose a backend explicitly (fail.Keyring on a headless box), never an import error
     assert versions["keyring_backend"].startswith("keyring.backends.")
+
+
+def test_frozen_serve_commits_through_its_writer_child(frozen: Path, tmp_path: Path) -> None:
+    """The bundle re-runs itself as the database writer's child process (no Python around):
+    serve must start that child, commit what simulate sends, and stop cleanly."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (home / "config.toml").write_text(
+        f'[[device]]\nname = "an1"\ndriver = "astm"\n[device.transport]\nkind = "tcp-server"\n'
+        f'host = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+    serve = subprocess.Popen([str(frozen), "serve"], env=_env(home), cwd=home.parent,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sim = _run(frozen, home, "simulate", "--connect", f"127.0.0.1:{port}", "--count", "3", "--seed", "3")
+            if sim.returncode == 0:
+                break
+            time.sleep(0.5)
+        assert sim.returncode == 0, sim.stdout + sim.stderr
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=60)
+    assert serve.returncode == 0 and "stopped cleanly" in err, err
+    listing = _run(frozen, home, "results", "--json")
+    assert listing.returncode == 0, listing.stderr
+    assert len([line for line in listing.stdout.splitlines() if line.strip()]) >= 3
