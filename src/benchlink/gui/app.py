@@ -43,6 +43,10 @@ def make_application() -> QApplication:
         # 125 % and 150 % Windows scaling: exact factors, not rounded to 100 % / 200 %.
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication([sys.argv[0] if sys.argv else "benchlink"])
+    # Reader threads step SQLite rows with the GIL released and take it back per row; with the UI
+    # thread busy, each take-back waits for the switch interval (5 ms by default), so a 100-row
+    # page could queue for the GIL a hundred times. 1 ms keeps a page read in the milliseconds.
+    sys.setswitchinterval(0.001)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
