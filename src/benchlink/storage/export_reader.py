@@ -126,10 +126,6 @@ class BulkExport:
             return
         self._presync_wal()
 
-    def sync_wal(self) -> None:
-        """fsync the WAL (call after COMMIT: makes the commit durable without a checkpoint)."""
-        self._presync_wal()
-
     def _presync_wal(self) -> None:
         """Flush the update's WAL frames to disk while the reader is still busy.
 
