@@ -25,16 +25,21 @@ from benchlink.storage.checkpointer import WalCheckpointer
 from benchlink.storage.database import open_engine
 from benchlink.storage.store import CommitOutcome, InboundMessage, ResultFilter, Store
 from benchlink.storage.writer import WriterStoppedError
-from benchlink.storage.writer_process import ProcessStoreWriter, WriterProcessError, reopenable_url
+from benchlink.storage.writer_process import (
+    ProcessStoreWriter,
+    WriterProcessError,
+    open_raw,
+    writer_target,
+)
 
 MakeMessage = Callable[..., InboundMessage]
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 
 def _writer(store: Store, **kw: int) -> ProcessStoreWriter:
-    url = reopenable_url(store.engine)
-    assert url is not None
-    writer = ProcessStoreWriter(url, **kw)
+    target = writer_target(store.engine)
+    assert target is not None
+    writer = ProcessStoreWriter(target, **kw)
     writer.start()
     return writer
 
@@ -162,9 +167,9 @@ def test_an_orphaned_child_exits(tmp_path: Path) -> None:
         import os, signal
         from benchlink.storage.database import open_engine
         from benchlink.storage.store import Store
-        from benchlink.storage.writer_process import ProcessStoreWriter, reopenable_url
+        from benchlink.storage.writer_process import ProcessStoreWriter, writer_target
         store = Store(open_engine(None, path={str(tmp_path / "o.db")!r}, key=bytes(32)))
-        writer = ProcessStoreWriter(reopenable_url(store.engine))
+        writer = ProcessStoreWriter(writer_target(store.engine))
         writer.start()
         print(writer.child_pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -187,8 +192,8 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(")")[1].split()[0] == "Z")
 
 
-def test_in_memory_databases_have_no_reopenable_url() -> None:
-    assert reopenable_url(sqlalchemy.create_engine("sqlite://")) is None
+def test_in_memory_databases_have_no_writer_target() -> None:
+    assert writer_target(sqlalchemy.create_engine("sqlite://")) is None
 
 
 def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeMessage) -> None:
@@ -206,10 +211,50 @@ def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeM
     db, wal = tmp_path / "w.db", tmp_path / "w.db-wal"
     before = db.stat().st_size
     assert wal.stat().st_size > 1_000_000, "with autocheckpoint off, the WAL holds every commit"
-    checkpointer = WalCheckpointer(engine, interval=0.01)
+    target = writer_target(engine)
+    assert target is not None
+    checkpointer = WalCheckpointer(lambda: open_raw(target), interval=0.01)
     checkpointer.start()
     checkpointer.poke()
     checkpointer.stop()
     assert checkpointer.checkpoints >= 1 and not checkpointer.last_error
     assert db.stat().st_size > before + 1_000_000, "the checkpoint copied the WAL into the database file"
     assert store.count_results(ResultFilter()) == 3000
+
+
+def test_the_child_encodes_timestamps_exactly_as_sqlalchemy_does(engine: sqlalchemy.Engine) -> None:
+    """The child writes rows without SQLAlchemy; its encoders must equal the bind processors the
+    Core path uses, or its rows would sort and compare differently (both backends)."""
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from benchlink.storage.commit_sql import CommitSql
+    from benchlink.storage.inbound_sql import InboundSql
+
+    core = CommitSql(engine.dialect)
+    raw = InboundSql.for_backend(engine.dialect.name)
+    values = [
+        None,
+        datetime(2025, 3, 1, 8, 30),
+        datetime(2025, 3, 1, 8, 30, 0, 7),
+        datetime(2025, 3, 30, 1, 59, 59, 999999, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(2025, 3, 30, 3, 0, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2025, 1, 1, tzinfo=UTC),
+    ]
+    for value in values:
+        assert raw.at(value) == core.at(value), value
+        assert raw.instrument_at(value) == core.instrument_at(value), value
+    assert raw.result_insert == core.result_insert and raw.raw_insert == core.raw_insert
+
+
+def test_the_child_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    """What keeps the writer's interpreter small: it runs on the driver alone."""
+    script = (
+        "import sys\n"
+        "import benchlink.storage.writer_process as w\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'alembic', 'structlog'}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -239,11 +239,11 @@ def make_writer(settings: Settings, store: Store) -> GroupCommitWriter:
     """The process writer when the database can be opened a second time by URL (a file or a
     server); an in-memory database only exists inside this process, so it keeps the thread."""
     if settings.writer == "process":
-        from benchlink.storage.writer_process import ProcessStoreWriter, reopenable_url
+        from benchlink.storage.writer_process import ProcessStoreWriter, writer_target
 
-        url = reopenable_url(store.engine)
-        if url is not None:
-            return ProcessStoreWriter(url, max_batch=256)
+        target = writer_target(store.engine)
+        if target is not None:
+            return ProcessStoreWriter(target, max_batch=256)
     return StoreWriter(store)
 
 

@@ -11,13 +11,15 @@ thread instead: PASSIVE checkpoints on a second connection, which never block a 
 from __future__ import annotations
 
 import threading
-
-import sqlalchemy
+from collections.abc import Callable
+from typing import Any
 
 
 class WalCheckpointer:
-    def __init__(self, engine: sqlalchemy.Engine, *, interval: float = 0.5) -> None:
-        self._engine = engine
+    """``connect`` opens a DBAPI connection to the same database; it is called on the thread."""
+
+    def __init__(self, connect: Callable[[], Any], *, interval: float = 0.5) -> None:
+        self._connect = connect
         self._interval = interval
         self._wake = threading.Event()
         self._stopping = False
@@ -41,26 +43,23 @@ class WalCheckpointer:
             self._thread.join(30)
 
     def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            stopping = self._stopping
-            self._wake.clear()
-            self.checkpoint()
-            if stopping:
-                return
-            # Let commits accumulate: one checkpoint per interval moves many commits' pages at once.
-            threading.Event().wait(self._interval)
-
-    def checkpoint(self) -> None:
+        conn: Any = None
         try:
-            raw = self._engine.raw_connection()
-            try:
-                cur = raw.driver_connection.cursor()  # type: ignore[union-attr]
-                cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                cur.fetchall()
-                cur.close()
-            finally:
-                raw.close()
-            self.checkpoints += 1
-        except Exception as exc:  # noqa: BLE001 - a failed checkpoint is retried next time; commits go on
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            while True:
+                self._wake.wait()
+                stopping = self._stopping
+                self._wake.clear()
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                except Exception as exc:  # noqa: BLE001 - retried at the next poke; commits go on
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                if stopping:
+                    return
+                # Let commits accumulate: one checkpoint per interval moves many commits' pages at once.
+                threading.Event().wait(self._interval)
+        finally:
+            if conn is not None:
+                conn.close()

@@ -14,6 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
+from benchlink.storage.sqlite_pragmas import connection_pragmas
+
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``: writers take
 #: the write lock up front instead of failing later with SQLITE_BUSY when upgrading a read lock.
 WRITE_OPTION = "benchlink_write"
@@ -79,15 +81,8 @@ def _open_sqlcipher(url: str, database: str, cache_kib: int, wal_autocheckpoint:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            # Every page read from disk costs a decryption; a 64 MiB cache keeps the hot index
-            # pages of a million-row results table decrypted (the 2 MiB default thrashes).
-            cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-            cur.execute("PRAGMA temp_store=MEMORY")
-            cur.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
+            for pragma in connection_pragmas(cache_kib, wal_autocheckpoint):
+                cur.execute(pragma)
         finally:
             cur.close()
 

@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchlink.storage.commit_sql import CommitOutcome, InboundMessage
+from benchlink.storage.inbound_sql import CommitOutcome, InboundMessage
 
 if TYPE_CHECKING:
     from benchlink.storage.store import Store

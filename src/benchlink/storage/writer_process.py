@@ -24,16 +24,19 @@ import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
-from typing import IO, Any
-
-import sqlalchemy
+from typing import IO, TYPE_CHECKING, Any
 
 from benchlink.core.model import Result
-from benchlink.storage.commit_sql import CommitOutcome, InboundMessage
+from benchlink.storage.checkpointer import WalCheckpointer
+from benchlink.storage.inbound_sql import CommitOutcome, InboundMessage, InboundSql
+from benchlink.storage.sqlite_pragmas import connection_pragmas, key_pragma
 from benchlink.storage.writer import GroupCommitWriter, Settled, commit_isolated
+
+if TYPE_CHECKING:
+    import sqlalchemy
 
 _RESULT_FIELDS = tuple(f.name for f in fields(Result))
 _result_tuple = attrgetter(*_RESULT_FIELDS)
@@ -49,12 +52,56 @@ class CommitFailed(RuntimeError):
     """A commit failed inside the writer process; the text names the original error."""
 
 
-def reopenable_url(engine: sqlalchemy.Engine) -> str | None:
-    """The URL a child can open the same database with, key included; ``None`` for in-memory SQLite."""
+def writer_target(engine: sqlalchemy.Engine) -> dict[str, Any] | None:
+    """How the child opens the same database without SQLAlchemy (key included, sent over the pipe
+    only); ``None`` for in-memory SQLite, which exists inside this process alone."""
     url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return None
-    return url.render_as_string(hide_password=False)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return None
+        password = url.password or ""
+        if not (password.startswith("x'") and password.endswith("'")):
+            return None  # not the raw-key form this package writes; keep the thread writer
+        return {"backend": "sqlite", "path": url.database, "key_hex": password[2:-1]}
+    if backend == "postgresql":
+        return {"backend": "postgresql", "conninfo": url.set(drivername="postgresql").render_as_string(
+            hide_password=False)}
+    return None
+
+
+def open_raw(target: Mapping[str, Any], *, cache_kib: int = WRITER_CACHE_KIB, wal_autocheckpoint: int = 0) -> Any:
+    """A DBAPI connection to ``target`` in autocommit mode, set up as the engine's connections are."""
+    if target["backend"] == "sqlite":
+        import sqlcipher3
+
+        conn = sqlcipher3.connect(target["path"], isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute(key_pragma(target["key_hex"]))
+        for pragma in connection_pragmas(cache_kib, wal_autocheckpoint):
+            conn.execute(pragma)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # proves the key opens it
+        return conn
+    import psycopg
+
+    return psycopg.connect(target["conninfo"], autocommit=True)
+
+
+def _commit_raw(conn: Any, sql: InboundSql, batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
+    """One transaction, as ``Store.commit_inbound`` runs it (BEGIN IMMEDIATE on SQLite)."""
+    if not batch:
+        return []
+    cur = conn.cursor()
+    try:
+        cur.execute("BEGIN IMMEDIATE" if sql.dialect_name == "sqlite" else "BEGIN")
+        try:
+            outcomes = sql.commit_rows(cur, batch)
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+        return outcomes
+    finally:
+        cur.close()
 
 
 def encode(msg: InboundMessage) -> tuple[Any, ...]:
@@ -123,29 +170,24 @@ def child_entry() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from benchlink.storage.checkpointer import WalCheckpointer
-    from benchlink.storage.commit_sql import CommitSql
-    from benchlink.storage.database import open_engine
-
     try:
         config = _recv(requests)
-        engine = open_engine(config["url"], cache_kib=config.get("cache_kib", WRITER_CACHE_KIB),
-                             wal_autocheckpoint=0)
+        conn = open_raw(config["target"], cache_kib=config.get("cache_kib", WRITER_CACHE_KIB))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         _send(replies, ("failed", f"{type(exc).__name__}: {exc}"))
         return
-    sql = CommitSql(engine.dialect)
-    checkpointer = WalCheckpointer(engine) if engine.dialect.name == "sqlite" else None
+    sql = InboundSql.for_backend(config["target"]["backend"])
+    checkpointer = (WalCheckpointer(lambda: open_raw(config["target"], cache_kib=1024))
+                    if sql.dialect_name == "sqlite" else None)
 
     def commit(batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
-        outcomes = sql.commit_inbound(engine, batch)
+        outcomes = _commit_raw(conn, sql, batch)
         if checkpointer is not None:
             checkpointer.poke()
         return outcomes
 
     if checkpointer is not None:
         checkpointer.start()
-
     _send(replies, ("ready", os.getpid()))
     try:
         while True:
@@ -164,16 +206,16 @@ def child_entry() -> None:
     finally:
         if checkpointer is not None:
             checkpointer.stop()
-        engine.dispose()
+        conn.close()
 
 
 class ProcessStoreWriter(GroupCommitWriter):
     """Same contract as :class:`~benchlink.storage.writer.StoreWriter`; the commit runs in a child."""
 
-    def __init__(self, url: str, *, max_batch: int = 500, max_queue: int = 10_000,
+    def __init__(self, target: Mapping[str, Any], *, max_batch: int = 500, max_queue: int = 10_000,
                  cache_kib: int = WRITER_CACHE_KIB) -> None:
         super().__init__(max_batch=max_batch, max_queue=max_queue)
-        self._url = url
+        self._target = dict(target)
         self._cache_kib = cache_kib
         self._process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -190,7 +232,7 @@ class ProcessStoreWriter(GroupCommitWriter):
         process = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         assert process.stdin is not None and process.stdout is not None
         try:
-            _send(process.stdin, {"url": self._url, "cache_kib": self._cache_kib})
+            _send(process.stdin, {"target": self._target, "cache_kib": self._cache_kib})
             status = _recv(process.stdout)
         except (EOFError, OSError) as exc:
             process.kill()
