@@ -43,6 +43,12 @@ def test_serve_and_simulate_store_encrypt_and_export(served) -> None:
                     "--patient-name", SENTINEL_NAME)
     assert "sent 5/5 messages, all acknowledged: True" in sim.stdout
 
+    # the running serve reports how long its commits take (status file rewritten every second)
+    def latency_reported() -> bool:
+        return "commit latency: p50" in benchlink(home, "status").stdout
+
+    assert wait_for(latency_reported, 10)
+
     # clean shutdown on SIGTERM
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)

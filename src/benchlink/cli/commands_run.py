@@ -205,6 +205,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     running = bool(status.get("running")) and age < 10
     print(f"serve pid {status.get('pid')} — {'running' if running else f'not running (last seen {age:.0f} s ago)'}")
+    latency = status.get("commit_latency_ms")
+    if isinstance(latency, dict) and latency.get("count"):
+        print(f"commit latency: p50 {latency['p50']:.1f} ms, p99 {latency['p99']:.1f} ms "
+              f"(last {int(latency['count'])} messages, from the last byte to COMMIT)")
     devices = status.get("devices")
     rows = devices if isinstance(devices, list) else []
     print(f"{'device':<20} {'state':<11} {'messages':>8} {'results':>8} {'errors':>6}  detail")
