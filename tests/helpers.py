@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SENTINEL_NAME = "Zzyzxsentinel^Quentinsentinel"
 SENTINEL_LAST = "Zzyzxsentinel"
@@ -81,3 +83,25 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def submit_from_threads(submit: Callable[[int, str], Any], *, producers: int = 4, each: int = 50) -> list[Any]:
+    """Call ``submit(n, device)`` from ``producers`` threads released together (``each`` calls per
+    thread, device ``dev<k>``); returns every return value. Used to prove group commit merges."""
+    results: list[Any] = []
+    lock = threading.Lock()
+    start = threading.Barrier(producers)
+
+    def produce(k: int) -> None:
+        start.wait()
+        for i in range(each):
+            value = submit(k * 1000 + i, f"dev{k}")
+            with lock:
+                results.append(value)
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(producers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

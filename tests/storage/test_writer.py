@@ -9,6 +9,7 @@ from concurrent.futures import Future, wait
 from datetime import UTC, datetime
 
 import pytest
+from tests.helpers import submit_from_threads
 
 from benchlink.core.model import Result
 from benchlink.storage.store import CommitOutcome, InboundMessage, ResultFilter, Store
@@ -21,22 +22,8 @@ T0 = datetime(2025, 3, 1, tzinfo=UTC)
 def test_many_threads_share_few_commits(store: Store, make_message: MakeMessage) -> None:
     writer = StoreWriter(store, max_batch=500)
     writer.start()
-    futures: list[Future[CommitOutcome]] = []
-    lock = threading.Lock()
-    start = threading.Barrier(4)
-
-    def produce(k: int) -> None:
-        start.wait()
-        for i in range(100):
-            fut = writer.submit(make_message(k * 1000 + i, device=f"dev{k}", results=2))
-            with lock:
-                futures.append(fut)
-
-    threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    futures: list[Future[CommitOutcome]] = submit_from_threads(
+        lambda n, device: writer.submit(make_message(n, device=device, results=2)), each=100)
     _done, not_done = wait(futures, timeout=30)
     writer.stop()
     assert not not_done

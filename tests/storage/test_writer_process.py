@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -19,15 +18,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from tests.helpers import submit_from_threads
 
 from benchlink.core.model import Result
 from benchlink.storage.checkpointer import WalCheckpointer
 from benchlink.storage.database import open_engine
+from benchlink.storage.inbound_sql import InboundSql
 from benchlink.storage.store import CommitOutcome, InboundMessage, ResultFilter, Store
 from benchlink.storage.writer import WriterStoppedError
 from benchlink.storage.writer_process import (
     ProcessStoreWriter,
     WriterProcessError,
+    _commit_raw,
     open_raw,
     writer_target,
 )
@@ -48,22 +50,8 @@ def test_commits_happen_in_another_process_and_are_grouped(store: Store, make_me
     writer = _writer(store)
     try:
         assert writer.child_pid is not None and writer.child_pid != os.getpid()
-        futures: list[Future[CommitOutcome]] = []
-        lock = threading.Lock()
-        start = threading.Barrier(4)
-
-        def produce(k: int) -> None:
-            start.wait()
-            for i in range(50):
-                fut = writer.submit(make_message(k * 1000 + i, device=f"dev{k}", results=2))
-                with lock:
-                    futures.append(fut)
-
-        threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        futures: list[Future[CommitOutcome]] = submit_from_threads(
+            lambda n, device: writer.submit(make_message(n, device=device, results=2)))
         _done, not_done = wait(futures, timeout=60)
         assert not not_done
         outcomes = [f.result() for f in futures]
@@ -198,21 +186,19 @@ def test_in_memory_databases_have_no_writer_target() -> None:
 
 def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeMessage) -> None:
     """The writer's connection never checkpoints by itself; the checkpointer thread moves the WAL."""
-    setup = Store(open_engine(None, path=tmp_path / "w.db", key=bytes(32)))
-    setup.migrate()
-    setup.engine.dispose()
-    engine = open_engine(None, path=tmp_path / "w.db", key=bytes(32), wal_autocheckpoint=0)
-    store = Store(engine)
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    store = Store(open_engine(None, path=tmp_path / "w.db", key=bytes(32)))
+    store.migrate()
+    target = writer_target(store.engine)
+    assert target is not None
+    conn = open_raw(target)  # the connection the writer child commits on
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    sql = InboundSql.for_backend("sqlite")
     for i in range(0, 600, 100):
-        store.commit_inbound([make_message(n, results=5) for n in range(i, i + 100)])
+        _commit_raw(conn, sql, [make_message(n, results=5) for n in range(i, i + 100)])
 
     db, wal = tmp_path / "w.db", tmp_path / "w.db-wal"
     before = db.stat().st_size
     assert wal.stat().st_size > 1_000_000, "with autocheckpoint off, the WAL holds every commit"
-    target = writer_target(engine)
-    assert target is not None
     checkpointer = WalCheckpointer(lambda: open_raw(target), interval=0.01)
     checkpointer.start()
     checkpointer.poke()
@@ -220,6 +206,7 @@ def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeM
     assert checkpointer.checkpoints >= 1 and not checkpointer.last_error
     assert db.stat().st_size > before + 1_000_000, "the checkpoint copied the WAL into the database file"
     assert store.count_results(ResultFilter()) == 3000
+    conn.close()
 
 
 def test_the_child_encodes_timestamps_exactly_as_sqlalchemy_does(engine: sqlalchemy.Engine) -> None:
@@ -229,7 +216,6 @@ def test_the_child_encodes_timestamps_exactly_as_sqlalchemy_does(engine: sqlalch
     from zoneinfo import ZoneInfo
 
     from benchlink.storage.commit_sql import CommitSql
-    from benchlink.storage.inbound_sql import InboundSql
 
     core = CommitSql(engine.dialect)
     raw = InboundSql.for_backend(engine.dialect.name)

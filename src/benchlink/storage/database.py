@@ -32,14 +32,11 @@ def sqlite_url(path: Path, key: bytes) -> str:
     return f"sqlite+pysqlcipher://:x'{key.hex()}'@/{Path(path).resolve().as_posix()}"
 
 
-def open_engine(url: str | None, *, path: Path | None = None, key: bytes | None = None,
-                cache_kib: int = 65536, wal_autocheckpoint: int = 1000) -> sqlalchemy.Engine:
+def open_engine(url: str | None, *, path: Path | None = None, key: bytes | None = None) -> sqlalchemy.Engine:
     """Create an engine and prove it can read the database before anyone relies on it.
 
     Either ``url`` (SQLCipher or PostgreSQL) or ``path`` + ``key``. Raises :class:`WrongKeyError`
-    when an existing SQLCipher file does not open with the key. ``cache_kib`` is SQLCipher's
-    decrypted page cache per connection (readers of big tables want it large, the writer does not);
-    ``wal_autocheckpoint=0`` is for a writer that checkpoints on its own thread (see checkpointer.py).
+    when an existing SQLCipher file does not open with the key.
     """
     if url is None:
         if path is None or key is None:
@@ -53,7 +50,7 @@ def open_engine(url: str | None, *, path: Path | None = None, key: bytes | None 
                 "refusing a plaintext SQLite URL: use sqlite+pysqlcipher:// (see sqlite_url()); "
                 "the database must be encrypted"
             )
-        return _open_sqlcipher(url, parsed.database or "", cache_kib, wal_autocheckpoint)
+        return _open_sqlcipher(url, parsed.database or "")
     if backend == "postgresql":
         engine = sqlalchemy.create_engine(url, pool_pre_ping=True)
         with engine.connect() as conn:
@@ -62,7 +59,7 @@ def open_engine(url: str | None, *, path: Path | None = None, key: bytes | None 
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: use SQLCipher or PostgreSQL")
 
 
-def _open_sqlcipher(url: str, database: str, cache_kib: int, wal_autocheckpoint: int) -> sqlalchemy.Engine:
+def _open_sqlcipher(url: str, database: str) -> sqlalchemy.Engine:
     # The dialect defaults to SingletonThreadPool, which closes connections of other threads once
     # more than five threads have used it; a QueuePool shared across threads is safe here because
     # each connection is used by one thread at a time.
@@ -81,7 +78,7 @@ def _open_sqlcipher(url: str, database: str, cache_kib: int, wal_autocheckpoint:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            for pragma in connection_pragmas(cache_kib, wal_autocheckpoint):
+            for pragma in connection_pragmas():
                 cur.execute(pragma)
         finally:
             cur.close()
