@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchlink.protocols.astm import link as astm_link
 from benchlink.protocols.astm.link import AstmLink, Role
+from benchlink.runtime.event_loop import run as run_loop
 from benchlink.runtime.simulator import build_message
 from benchlink.transports.tcp import open_tcp_channel
 
@@ -58,6 +59,15 @@ def children(pid: int) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -157,7 +167,9 @@ def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dic
         while time.monotonic() < deadline and not all_listening(home / "status.json", analyzers):
             time.sleep(0.2)
         family = [serve.pid, *children(serve.pid)]
-        acked, elapsed, lat = asyncio.run(drive(ports, messages, panel, rate))
+        cpu_before = [cpu_seconds(pid) for pid in family]
+        acked, elapsed, lat = run_loop(drive(ports, messages, panel, rate))  # uvloop, as `simulate` runs
+        cpu_used = [cpu_seconds(pid) - before for pid, before in zip(family, cpu_before, strict=True)]
         rss = sum(peak_rss_mb(pid) for pid in family)
         time.sleep(1.5)  # one more status write, with the last messages' commit latencies
         server = json.loads((home / "status.json").read_text(encoding="utf-8")).get("commit_latency_ms", {})
@@ -186,6 +198,9 @@ def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dic
         "serve_rss_mb": rss,
         "server_p50_ms": server.get("p50", float("nan")),
         "server_p99_ms": server.get("p99", float("nan")),
+        # CPU per acknowledged message while the analyzers ran: what a message costs, whatever the load
+        "loop_us_per_msg": cpu_used[0] / acked * 1e6 if acked else float("nan"),
+        "writer_us_per_msg": sum(cpu_used[1:]) / acked * 1e6 if acked else float("nan"),
     }
 
 
@@ -204,13 +219,15 @@ def main() -> None:
         print(json.dumps(rows))
         return
     print(f"{'analyzers':>9} {'panel':>5} {'offered':>8} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} "
-          f"{'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'srv p50':>7} {'srv p99':>7} {'RSS MB':>7}")
+          f"{'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'srv p50':>7} {'srv p99':>7} {'RSS MB':>7} "
+          f"{'main µs':>7} {'child µs':>8}")
     for r in rows:
         offered = f"{r['offered']:.0f}" if r["offered"] else "max"
         print(f"{r['analyzers']:>9} {r['panel']:>5} {offered:>8} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} "
               f"{r['results_stored']:>7} "
               f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
-              f"{r['p99_ms']:>7.1f} {r['server_p50_ms']:>7.1f} {r['server_p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f}")
+              f"{r['p99_ms']:>7.1f} {r['server_p50_ms']:>7.1f} {r['server_p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f} "
+              f"{r['loop_us_per_msg']:>7.0f} {r['writer_us_per_msg']:>8.0f}")
     for line in FAILURES[:20]:
         print("  stopped early:", line)
 

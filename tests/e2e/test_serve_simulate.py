@@ -96,6 +96,8 @@ def test_status_reports_running_devices(served) -> None:
     assert wait_for(lambda: (home / "status.json").exists(), 10)
     status = benchlink(home, "status")
     assert "chem-1" in status.stdout and "listening" in status.stdout
+    # serve runs on uvloop wherever it is installed (it is a dependency off Windows)
+    assert "uvloop event loop" in status.stdout
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 0

@@ -66,6 +66,7 @@ def test_home_from_environment(tmp_path: Path) -> None:
         ('[[device]]\nname = "s"\n[device.transport]\nkind = "serial"\n', "needs device ="),
         ('[[device]]\nname = "s"\n[device.transport]\nkind = "serial"\ndevice="COM3"\nbaudrate=300\n', "1200..115200"),
         ("[[device]\n", "not valid TOML"),
+        ('[serve]\nevent_loop = "trio"\n', "[serve].event_loop = 'trio'"),
     ],
 )
 def test_config_errors_name_the_file_and_key(tmp_path: Path, text: str, needle: str) -> None:

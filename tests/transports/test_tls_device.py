@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
 
 from benchlink.runtime.bootstrap import open_store
 from benchlink.runtime.engine import Engine
+from benchlink.runtime.event_loop import run
 from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
 from benchlink.runtime.simulator import build_message, send_messages
 from benchlink.transports.tcp import open_tcp_channel
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run_on(request: pytest.FixtureRequest) -> Runner:
+    """Every TLS scenario on the standard loop and on uvloop, whose TLS is its own implementation."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop", reason="uvloop is not installed (it does not exist on Windows)")
+    return lambda coro: run(coro, request.param)
 
 
 @pytest.fixture
@@ -42,7 +55,7 @@ def client_ctx(pki: dict[str, Path], with_cert: bool) -> ssl.SSLContext:
 
 
 @pytest.mark.parametrize("mutual", [False, True])
-def test_tls_device_receives_results(tmp_path: Path, pki: dict[str, Path], mutual: bool) -> None:
+def test_tls_device_receives_results(tmp_path: Path, pki: dict[str, Path], mutual: bool, run_on: Runner) -> None:
     transport = TransportConfig(kind="tcp-server", host="127.0.0.1", port=0, tls_cert=str(pki["server"]),
                                 tls_ca=str(pki["ca"]) if mutual else "")
     settings = make_settings(tmp_path, transport)
@@ -60,10 +73,10 @@ def test_tls_device_receives_results(tmp_path: Path, pki: dict[str, Path], mutua
         finally:
             await engine.stop()
 
-    assert asyncio.run(scenario()) == ["TLS000001"]
+    assert run_on(scenario()) == ["TLS000001"]
 
 
-def test_mtls_refuses_a_client_without_certificate(tmp_path: Path, pki: dict[str, Path]) -> None:
+def test_mtls_refuses_a_client_without_certificate(tmp_path: Path, pki: dict[str, Path], run_on: Runner) -> None:
     transport = TransportConfig(kind="tcp-server", host="127.0.0.1", port=0, tls_cert=str(pki["server"]),
                                 tls_ca=str(pki["ca"]))
     settings = make_settings(tmp_path, transport)
@@ -84,11 +97,11 @@ def test_mtls_refuses_a_client_without_certificate(tmp_path: Path, pki: dict[str
         finally:
             await engine.stop()
 
-    acknowledged, stored = asyncio.run(scenario())
+    acknowledged, stored = run_on(scenario())
     assert acknowledged == [] and stored == 0
 
 
-def test_plain_client_cannot_talk_to_tls_listener(tmp_path: Path, pki: dict[str, Path]) -> None:
+def test_plain_client_cannot_talk_to_tls_listener(tmp_path: Path, pki: dict[str, Path], run_on: Runner) -> None:
     transport = TransportConfig(kind="tcp-server", host="127.0.0.1", port=0, tls_cert=str(pki["server"]))
     settings = make_settings(tmp_path, replace(transport))
     store = open_store(settings)
@@ -104,10 +117,10 @@ def test_plain_client_cannot_talk_to_tls_listener(tmp_path: Path, pki: dict[str,
         finally:
             await engine.stop()
 
-    assert asyncio.run(scenario()) == []
+    assert run_on(scenario()) == []
 
 
-def test_tcp_client_device_connects_to_a_tls_analyzer(tmp_path: Path, pki: dict[str, Path]) -> None:
+def test_tcp_client_device_connects_to_a_tls_analyzer(tmp_path: Path, pki: dict[str, Path], run_on: Runner) -> None:
     """The analyzer is the server here (tcp-client mode); we verify its certificate against our CA."""
     from benchlink.storage.store import ResultFilter
     from benchlink.transports.tcp import StreamChannel
@@ -141,5 +154,5 @@ def test_tcp_client_device_connects_to_a_tls_analyzer(tmp_path: Path, pki: dict[
             await engine.stop()
             server.close()
 
-    asyncio.run(scenario())
+    run_on(scenario())
     assert delivered == [["CLI000001"]]

@@ -78,7 +78,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = _prepare_first_start(settings)
     configure_logging(settings.log_dir, level=settings.log_level)
-    return int(friendly(lambda: asyncio.run(_serve(settings, args.duration, getattr(args, "user", None)))))
+    from benchlink.runtime.event_loop import run
+
+    return int(friendly(lambda: run(_serve(settings, args.duration, getattr(args, "user", None)),
+                                    settings.event_loop)))
 
 
 async def _serve(settings: Settings, duration: float | None, user: str | None = None) -> int:
@@ -114,6 +117,7 @@ async def _serve(settings: Settings, duration: float | None, user: str | None = 
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from benchlink.runtime.event_loop import run
     from benchlink.runtime.faults import Fault, FaultyChannel
     from benchlink.runtime.plugins import PluginManager
     from benchlink.runtime.simulator import (
@@ -183,7 +187,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         return list(await asyncio.gather(*(one(i) for i in range(args.concurrency))))
 
     started = time.perf_counter()
-    reports = asyncio.run(run_all())
+    reports = run(run_all(), settings.event_loop)
     elapsed = time.perf_counter() - started
     acked = sum(len(r.acknowledged) for r in reports)
     wanted = (1 if args.query else args.count) * args.concurrency
@@ -204,7 +208,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({**status, "age_seconds": round(age, 1)}, indent=2))
         return 0
     running = bool(status.get("running")) and age < 10
-    print(f"serve pid {status.get('pid')} — {'running' if running else f'not running (last seen {age:.0f} s ago)'}")
+    loop = f", {status['event_loop']} event loop" if status.get("event_loop") else ""
+    print(f"serve pid {status.get('pid')} — {'running' if running else f'not running (last seen {age:.0f} s ago)'}"
+          f"{loop}")
     latency = status.get("commit_latency_ms")
     if isinstance(latency, dict) and latency.get("count"):
         print(f"commit latency: p50 {latency['p50']:.1f} ms, p99 {latency['p99']:.1f} ms "

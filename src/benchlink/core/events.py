@@ -61,6 +61,12 @@ class EventBus:
 
         return unsubscribe
 
+    @property
+    def listened(self) -> bool:
+        """Whether anyone subscribes; publishers of per-frame events skip building them when not
+        (a headless ``serve`` with 200 analyzers would otherwise make ~20 trace events a message)."""
+        return bool(self._subscribers)
+
     def publish(self, event: Event) -> None:
         for callback in tuple(self._subscribers):
             try:

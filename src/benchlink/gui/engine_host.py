@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from benchlink.runtime.event_loop import loop_factory
+
 if TYPE_CHECKING:
     from benchlink.core.events import EventBus
     from benchlink.core.status import DeviceSnapshot
@@ -50,6 +52,8 @@ class EngineHost:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopped = False
+        self._event_loop = engine.settings.event_loop
+        self._loop_error = ""
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -69,7 +73,7 @@ class EngineHost:
         self._thread.start()
         self._ready.wait()
         if self._loop is None:
-            raise EngineHostError("the engine thread could not create its event loop")
+            raise EngineHostError(f"the engine thread could not create its event loop: {self._loop_error or 'unknown'}")
         if not start_engine:
             done: concurrent.futures.Future[None] = concurrent.futures.Future()
             done.set_result(None)
@@ -78,11 +82,14 @@ class EngineHost:
 
     def _run(self) -> None:
         try:
-            # Not asyncio.new_event_loop(): under qasync the installed policy would hand this thread a
-            # second Qt loop. The platform's plain loop (selector on POSIX, proactor on Windows) it is.
-            loop = asyncio.DefaultEventLoopPolicy().new_event_loop()
+            # Never asyncio.new_event_loop(): under qasync the installed policy would hand this thread a
+            # second Qt loop. uvloop or the platform's plain loop (selector/proactor), as configured.
+            loop = loop_factory(self._event_loop)[1]()
             asyncio.set_event_loop(loop)
             self._loop = loop
+        except Exception as exc:
+            self._loop_error = str(exc)
+            raise
         finally:
             self._ready.set()  # also on failure: start() must not wait forever
         try:

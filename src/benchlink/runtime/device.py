@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from benchlink.core.driver import Driver
-from benchlink.core.events import EventBus, TraceChunk
+from benchlink.core.events import DeviceChanged, EventBus, TraceChunk
 from benchlink.core.status import DeviceState
 from benchlink.protocols.astm.tolerances import LinkTimers
 from benchlink.runtime.astm_session import AstmSession, tolerances_from
@@ -81,15 +81,13 @@ class DeviceRunner:
         self._session: AstmSession | Hl7Session | None = None
         self.listening = asyncio.Event()
 
-    def _publish(self, snapshot: object) -> None:
-        from benchlink.core.events import DeviceChanged
-        from benchlink.core.status import DeviceSnapshot
-
-        if isinstance(snapshot, DeviceSnapshot):
-            self.bus.publish(DeviceChanged(snapshot))
+    def _publish(self) -> None:
+        if self.bus.listened:
+            self.bus.publish(DeviceChanged(self.health.snapshot()))
 
     def _trace(self, direction: str, data: bytes) -> None:
-        self.bus.publish(TraceChunk(self.config.name, direction, time.time(), data))
+        if self.bus.listened:
+            self.bus.publish(TraceChunk(self.config.name, direction, time.time(), data))
 
     async def start(self) -> None:
         if not self.config.enabled:

@@ -15,6 +15,7 @@ from benchlink.core.events import EventBus
 from benchlink.core.status import DeviceSnapshot, DeviceState
 from benchlink.runtime.auto_export import FolderExporter
 from benchlink.runtime.device import DeviceRunner
+from benchlink.runtime.event_loop import running_loop_name
 from benchlink.runtime.ingest import Ingestor
 from benchlink.runtime.logging_setup import get_logger
 from benchlink.runtime.orders import OrderService
@@ -215,6 +216,7 @@ class Engine:
             "pid": os.getpid(),
             "updated": time.time(),
             "running": self._started,
+            "event_loop": running_loop_name(),
             "commit_latency_ms": self.commit_latency_ms(),
             "devices": [
                 {**asdict(s), "state": str(s.state)} for s in self.snapshots()

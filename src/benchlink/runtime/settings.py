@@ -22,6 +22,7 @@ DEMO_PORT = 15999
 
 
 WRITER_KINDS = ("process", "thread")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")  # runtime.event_loop resolves them
 
 
 class ConfigError(ValueError):
@@ -82,6 +83,7 @@ class Settings:
     export_folder: Path | None = None
     export_format: str = "csv"
     writer: str = "process"
+    event_loop: str = "auto"
 
     @property
     def database_path(self) -> Path:
@@ -213,6 +215,13 @@ def _writer_kind(value: object, source: Path) -> str:
     return kind
 
 
+def _event_loop(value: object, source: Path) -> str:
+    choice = str(value)
+    if choice not in EVENT_LOOPS:
+        raise ConfigError(f"{source}: [serve].event_loop = {choice!r}: use \"auto\", \"uvloop\" or \"asyncio\"")
+    return choice
+
+
 def load_settings(
     *,
     home: Path | None = None,
@@ -245,6 +254,8 @@ def load_settings(
         export_folder=_export_folder(data.get("export", {}), config_file),
         export_format=_export_format(data.get("export", {}), config_file),
         writer=_writer_kind(env.get("BENCHLINK_WRITER") or db_section.get("writer", "process"), config_file),
+        event_loop=_event_loop(env.get("BENCHLINK_EVENT_LOOP") or data.get("serve", {}).get("event_loop", "auto"),
+                               config_file),
     )
     want_demo = demo if demo is not None else _as_bool(env.get("BENCHLINK_DEMO", "0"))
     if want_demo:

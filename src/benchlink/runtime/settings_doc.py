@@ -48,6 +48,11 @@ SETTINGS_TOML: Mapping[str, TomlKey] = {
         "database", "writer", "BENCHLINK_WRITER",
         "where the single database writer commits: `process` (a child process, so commits use a second CPU "
         "core) or `thread` (inside the main process; an in-memory database always uses it)", "`process`"),
+    "event_loop": TomlKey(
+        "serve", "event_loop", "BENCHLINK_EVENT_LOOP",
+        "asyncio event loop of the engine (`serve`, `simulate` and the GUI's engine thread): `auto` uses "
+        "uvloop where it is installed (Linux, macOS) and the standard loop otherwise (Windows); `uvloop` "
+        "insists on it; `asyncio` always takes the standard loop", "`auto`"),
     "log_level": TomlKey("log", "level", "BENCHLINK_LOG_LEVEL", "`debug`, `info`, `warning` or `error`"),
     "status_port": TomlKey(
         "status", "port", "BENCHLINK_STATUS_PORT",
