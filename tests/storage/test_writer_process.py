@@ -23,7 +23,7 @@ from tests.helpers import submit_from_threads
 from benchlink.core.model import Result
 from benchlink.storage.checkpointer import WalCheckpointer
 from benchlink.storage.database import open_engine
-from benchlink.storage.inbound_sql import InboundSql
+from benchlink.storage.inbound_sql import InboundSql, to_wire
 from benchlink.storage.store import CommitOutcome, InboundMessage, ResultFilter, Store
 from benchlink.storage.writer import WriterStoppedError
 from benchlink.storage.writer_process import (
@@ -194,7 +194,7 @@ def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeM
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     sql = InboundSql.for_backend("sqlite")
     for i in range(0, 600, 100):
-        _commit_raw(conn, sql, [make_message(n, results=5) for n in range(i, i + 100)])
+        _commit_raw(conn, sql, [to_wire(make_message(n, results=5)) for n in range(i, i + 100)])
 
     db, wal = tmp_path / "w.db", tmp_path / "w.db-wal"
     before = db.stat().st_size

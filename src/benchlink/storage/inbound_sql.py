@@ -54,6 +54,26 @@ class InboundMessage:
             raise TypeError(f"InboundMessage.data must be bytes, got {type(self.data).__name__}")
 
 
+#: A message as plain tuples, cheap to pickle: (device, protocol, data, received_at, results, link_meta
+#: JSON, decode_status, error, session); each result in :data:`RESULT_COLUMNS` order from
+#: ``sample_id`` to ``kind`` (kind as text), then ``observed_at`` (a datetime, not yet encoded) and
+#: ``instrument``.
+WireMessage = tuple[str, str, bytes, datetime, list[tuple[Any, ...]], str, str, str, str]
+
+
+def _wire_result(r: Result) -> tuple[Any, ...]:
+    kind = r.kind.value if isinstance(r.kind, ResultKind) else str(r.kind)
+    return (r.sample_id, r.patient_id, r.patient_name, r.birth_date, r.instrument_code, r.lis_code, r.test_name,
+            r.value, r.numeric_value, r.comparator, r.units, r.reference_range, r.flags, r.status, kind,
+            r.observed_at, r.instrument)
+
+
+def to_wire(msg: InboundMessage) -> WireMessage:
+    meta = json.dumps(dict(msg.link_meta), sort_keys=True, default=str) if msg.link_meta else "{}"
+    return (msg.device, msg.protocol, bytes(msg.data), msg.received_at, [_wire_result(r) for r in msg.results],
+            meta, msg.decode_status, msg.error, msg.session)
+
+
 @dataclass(frozen=True, slots=True)
 class CommitOutcome:
     message_id: int
@@ -137,37 +157,37 @@ class InboundSql:
 
     def commit_rows(self, cur: Any, batch: Iterable[InboundMessage]) -> list[CommitOutcome]:
         """Insert a batch with ``cur`` inside the caller's open transaction; outcomes in batch order."""
+        return self.commit_wire(cur, [to_wire(m) for m in batch])
+
+    def commit_wire(self, cur: Any, batch: Sequence[WireMessage]) -> list[CommitOutcome]:
+        """:meth:`commit_rows` on messages already in their wire form (:func:`to_wire`): what the
+        writer child receives, so it never rebuilds dataclasses only to take them apart again."""
         outcomes: list[CommitOutcome] = []
         seen: dict[tuple[str, str], CommitOutcome] = {}
         pending: list[tuple[Any, ...]] = []
-        for msg in batch:
-            data = bytes(msg.data)
+        instrument_at = self.instrument_at
+        for device, protocol, data, received_at, results, meta, status, error, session in batch:
             digest = hashlib.sha256(data).hexdigest()
-            key = (msg.device, digest)
+            key = (device, digest)
             known = seen.get(key)
             if known is not None:
                 outcomes.append(CommitOutcome(known.message_id, True, known.quarantine_id))
                 continue
-            at = self.at(msg.received_at)
-            meta = json.dumps(dict(msg.link_meta), sort_keys=True, default=str) if msg.link_meta else "{}"
-            cur.execute(
-                self.raw_insert,
-                (msg.device, "in", msg.protocol, at, data, digest, meta, msg.decode_status, msg.session),
-            )
+            at = self.at(received_at)
+            cur.execute(self.raw_insert, (device, "in", protocol, at, data, digest, meta, status, session))
             row = cur.fetchone()
             if row is None:
-                outcome = self._existing(cur, msg.device, digest)
+                outcome = self._existing(cur, device, digest)
             else:
                 message_id = int(row[0])
                 qid: int | None = None
-                if msg.decode_status == "quarantined":
-                    cur.execute(
-                        self.quarantine_insert,
-                        (message_id, msg.device, at, data, msg.error or "undecodable"),
-                    )
+                if status == "quarantined":
+                    cur.execute(self.quarantine_insert, (message_id, device, at, data, error or "undecodable"))
                     qid = int(cur.fetchone()[0])
-                for r in msg.results:
-                    pending.append(self.result_row(message_id, msg.device, at, r))
+                for r in results:
+                    observed = r[15]
+                    pending.append((message_id, device, *r[:15],
+                                    None if observed is None else instrument_at(observed), at, r[16], None))
                 outcome = CommitOutcome(message_id, False, qid)
             seen[key] = outcome
             outcomes.append(outcome)

@@ -27,14 +27,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from benchlink.storage.inbound_sql import CommitOutcome, InboundMessage
 
 if TYPE_CHECKING:
     from benchlink.storage.store import Store
 
-BatchCommit = Callable[[Sequence[InboundMessage]], list[CommitOutcome]]
+M = TypeVar("M")  # a message in whatever form the committing side takes it (dataclass or wire tuple)
 
 _STOP = object()
 
@@ -83,7 +83,7 @@ def _settle_in_loop(pairs: list[tuple[asyncio.Future[CommitOutcome], Settled]]) 
             fut.set_result(settled)
 
 
-def commit_isolated(commit: BatchCommit, batch: Sequence[InboundMessage]) -> list[Settled]:
+def commit_isolated(commit: Callable[[Sequence[M]], list[CommitOutcome]], batch: Sequence[M]) -> list[Settled]:
     """Commit *batch* in one transaction; if that fails, one by one, so a single poisoned message
     cannot withhold the ACK of the others."""
     try:

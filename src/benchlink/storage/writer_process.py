@@ -25,21 +25,16 @@ import struct
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
-from operator import attrgetter
 from typing import IO, TYPE_CHECKING, Any
 
-from benchlink.core.model import Result
 from benchlink.storage.checkpointer import WalCheckpointer
-from benchlink.storage.inbound_sql import CommitOutcome, InboundMessage, InboundSql
+from benchlink.storage.inbound_sql import CommitOutcome, InboundMessage, InboundSql, WireMessage, to_wire
 from benchlink.storage.sqlite_pragmas import connection_pragmas, key_pragma
 from benchlink.storage.writer import GroupCommitWriter, Settled, commit_isolated
 
 if TYPE_CHECKING:
     import sqlalchemy
 
-_RESULT_FIELDS = tuple(f.name for f in fields(Result))
-_result_tuple = attrgetter(*_RESULT_FIELDS)
 #: The writer commits appends; it needs far less decrypted page cache than a reader scanning results.
 WRITER_CACHE_KIB = 8 * 1024
 
@@ -86,7 +81,7 @@ def open_raw(target: Mapping[str, Any], *, cache_kib: int = WRITER_CACHE_KIB, wa
     return psycopg.connect(target["conninfo"], autocommit=True)
 
 
-def _commit_raw(conn: Any, sql: InboundSql, batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
+def _commit_raw(conn: Any, sql: InboundSql, batch: Sequence[WireMessage]) -> list[CommitOutcome]:
     """One transaction, as ``Store.commit_inbound`` runs it (BEGIN IMMEDIATE on SQLite)."""
     if not batch:
         return []
@@ -94,7 +89,7 @@ def _commit_raw(conn: Any, sql: InboundSql, batch: Sequence[InboundMessage]) -> 
     try:
         cur.execute("BEGIN IMMEDIATE" if sql.dialect_name == "sqlite" else "BEGIN")
         try:
-            outcomes = sql.commit_rows(cur, batch)
+            outcomes = sql.commit_wire(cur, batch)
         except BaseException:
             cur.execute("ROLLBACK")
             raise
@@ -102,19 +97,6 @@ def _commit_raw(conn: Any, sql: InboundSql, batch: Sequence[InboundMessage]) -> 
         return outcomes
     finally:
         cur.close()
-
-
-def encode(msg: InboundMessage) -> tuple[Any, ...]:
-    return (msg.device, msg.protocol, bytes(msg.data), msg.received_at,
-            [_result_tuple(r) for r in msg.results], dict(msg.link_meta), msg.decode_status, msg.error,
-            msg.session)
-
-
-def decode(row: tuple[Any, ...]) -> InboundMessage:
-    device, protocol, data, received_at, results, meta, status, error, session = row
-    return InboundMessage(device=device, protocol=protocol, data=data, received_at=received_at,
-                          results=tuple(Result(*r) for r in results), link_meta=meta, decode_status=status,
-                          error=error, session=session)
 
 
 def _encode_settled(item: Settled) -> tuple[Any, ...]:
@@ -180,7 +162,7 @@ def child_entry() -> None:
     checkpointer = (WalCheckpointer(lambda: open_raw(config["target"], cache_kib=1024))
                     if sql.dialect_name == "sqlite" else None)
 
-    def commit(batch: Sequence[InboundMessage]) -> list[CommitOutcome]:
+    def commit(batch: Sequence[WireMessage]) -> list[CommitOutcome]:
         outcomes = _commit_raw(conn, sql, batch)
         if checkpointer is not None:
             checkpointer.poke()
@@ -198,7 +180,7 @@ def child_entry() -> None:
             if request[0] == "stop":
                 _send(replies, ("stopped",))
                 break
-            settled = commit_isolated(commit, [decode(row) for row in request[1]])
+            settled = commit_isolated(commit, request[1])
             try:
                 _send(replies, ("done", [_encode_settled(s) for s in settled]))
             except OSError:
@@ -253,7 +235,7 @@ class ProcessStoreWriter(GroupCommitWriter):
         process = self._process
         assert process is not None and process.stdin is not None and process.stdout is not None
         try:
-            _send(process.stdin, ("commit", [encode(m) for m in batch]))
+            _send(process.stdin, ("commit", [to_wire(m) for m in batch]))
             reply = _recv(process.stdout)
         except (EOFError, OSError) as exc:
             code = self._reap()
