@@ -14,6 +14,13 @@ _NUMERIC = re.compile(r"^\s*(<=|>=|<|>|=)?\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?
 
 def parse_numeric(value: str) -> tuple[float | None, str]:
     """Return ``(number, comparator)``; ``(None, "")`` when the text is not a plain number."""
+    # Most values are bare ASCII decimals (``7.7``, ``305``, ``7,41``): digits around at most
+    # one separator is exactly what the pattern accepts without comparator, sign, padding or
+    # exponent, so those skip the regex. Everything else, including non-ASCII digits, takes it.
+    if value.isascii():
+        text = value.replace(",", ".")
+        if text.replace(".", "", 1).isdigit():
+            return float(text), ""
     match = _NUMERIC.match(value)
     if match is None:
         return None, ""

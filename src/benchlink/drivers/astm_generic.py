@@ -7,6 +7,7 @@ conforming analyzers need nothing more than this class.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 
 from benchlink.core.driver import DecodeError, DriverInfo
@@ -19,12 +20,26 @@ from benchlink.protocols.astm.records import (
     FieldValue,
     OrderView,
     PatientView,
+    QueryView,
     ResultView,
+    _order_essentials,
+    _patient_essentials,
+    _result_essentials,
+    _result_groups,
     decode_message,
     encode_records,
 )
 
 _QC_MARKERS = ("QC", "CONTROL")
+
+#: The order in which ``to_domain`` passes Result's fields positionally. Checked at import so
+#: that reordering or renaming a Result field fails loudly here instead of shifting values.
+_RESULT_FIELDS = (
+    "sample_id", "instrument_code", "value", "patient_id", "patient_name", "birth_date", "test_name", "lis_code",
+    "numeric_value", "comparator", "units", "reference_range", "flags", "status", "observed_at", "instrument", "kind",
+)
+if tuple(f.name for f in fields(Result))[: len(_RESULT_FIELDS)] != _RESULT_FIELDS:
+    raise ImportError("benchlink.core.model.Result changed its fields; update _RESULT_FIELDS and to_domain")
 
 
 class GenericAstmDriver:
@@ -77,52 +92,80 @@ class GenericAstmDriver:
 
     # -- records -> domain ----------------------------------------------------------------
     def to_domain(self, message: AstmMessage) -> Decoded:
-        header = message.header
-        sender = header.sender_name if header is not None else ""
+        sender = message.header.sender_name
         whole = self.message_kind(message)
+        delims = message.delimiters
+        # Hooks bound once: the loops below run for every result the workstation receives.
+        patient_id_of, sample_id_of, order_kind_of = self.patient_id, self.sample_id, self.order_kind
+        test_code, result_value, result_details = self.test_code, self.result_value, self.result_details
+        # Where a record's hooks are not overridden, a plain record (ASCII, no escapes) is read
+        # in one pass by the _*_essentials readers, which give what the hooks would have
+        # returned; otherwise every hook is called with its view, as documented.
+        own_patients = _inherited(patient_id_of, "patient_id")
+        own_orders = _inherited(sample_id_of, "sample_id") and (
+            whole is not None or _inherited(order_kind_of, "order_kind")
+        )
+        own_results = (
+            _inherited(test_code, "test_code")
+            and _inherited(result_value, "result_value")
+            and _inherited(result_details, "result_details")
+        )
         results: list[Result] = []
-        for patient_block in message.patients:
-            patient = patient_block.view
-            patient_id = self.patient_id(patient)
-            patient_name = "^".join(part for part in patient.name if part)
-            birth_date = next((c.strip() for c in patient.components(8) if c.strip()), "")
-            for order_block in patient_block.orders:
-                order = order_block.view
-                kind = whole if whole is not None else self.order_kind(order)
-                sample_id = self.sample_id(order)
-                for result_block in order_block.results:
-                    r = result_block.view
-                    code, name = self.test_code(r)
-                    value = self.result_value(r)
+        append = results.append
+        for patient_record, orders in _result_groups(message.records):
+            plain_patient = _patient_essentials(patient_record, delims) if own_patients else None
+            if plain_patient is not None:
+                practice_id, lab_id, patient_id_3, name_parts, birth_parts = plain_patient
+                patient_id = practice_id or lab_id or patient_id_3
+            else:
+                patient = PatientView(patient_record, delims)
+                patient_id = patient_id_of(patient)
+                name_parts, birth_parts = patient.name, patient.components(8)
+            patient_name = "^".join([part for part in name_parts if part])
+            birth_date = _first_filled(birth_parts)
+            for order_record, result_records in orders:
+                plain_order = _order_essentials(order_record, delims) if own_orders else None
+                if plain_order is not None:
+                    sample_id, report_type = plain_order
+                    if whole is not None:
+                        kind = whole
+                    else:
+                        kind = ResultKind.QC if _looks_like_qc(report_type, sample_id) else ResultKind.PATIENT
+                else:
+                    order = OrderView(order_record, delims)
+                    kind = whole if whole is not None else order_kind_of(order)
+                    sample_id = sample_id_of(order)
+                for result_record in result_records:
+                    plain_result = _result_essentials(result_record, delims) if own_results else None
+                    if plain_result is not None:
+                        code, value, units, reference_range, flags, status, observed_at, instrument = plain_result
+                        name = ""
+                    else:
+                        r = ResultView(result_record, delims)
+                        code, name = test_code(r)
+                        value = result_value(r)
+                        details = result_details(r)
+                        units = str(details["units"] or "")
+                        reference_range = str(details["reference_range"] or "")
+                        flags = str(details["flags"] or "")
+                        status = str(details["status"] or "")
+                        stamp = details["observed_at"]
+                        observed_at = stamp if isinstance(stamp, datetime) else None
+                        instrument = r.instrument
                     numeric, comparator = parse_numeric(value)
-                    details = self.result_details(r)
-                    results.append(
-                        Result(
-                            sample_id=sample_id,
-                            instrument_code=code,
-                            value=value,
-                            patient_id=patient_id,
-                            patient_name=patient_name,
-                            birth_date=birth_date,
-                            test_name=name,
-                            numeric_value=numeric,
-                            comparator=comparator,
-                            units=str(details["units"] or ""),
-                            reference_range=str(details["reference_range"] or ""),
-                            flags=str(details["flags"] or ""),
-                            status=str(details["status"] or ""),
-                            observed_at=_as_time(details["observed_at"]),
-                            instrument=r.instrument or sender,
-                            kind=kind,
-                        )
-                    )
+                    # Positional, in _RESULT_FIELDS order: a third cheaper than keywords here.
+                    append(Result(
+                        sample_id, code, value, patient_id, patient_name, birth_date, name, "", numeric, comparator,
+                        units, reference_range, flags, status, observed_at, instrument or sender, kind,
+                    ))
+        # message.queries without building the tree: it holds every Q record, in order.
         queries = tuple(
             HostQuery(
                 sample_ids=tuple(q.sample_ids),
                 tests=tuple(t for t in q.test_codes if t.upper() != "ALL"),
                 request_id=message.header.message_control_id,
             )
-            for q in message.queries
+            for q in (QueryView(rec, delims) for rec in message.by_type("Q"))
         )
         return Decoded(results=tuple(results), queries=queries, sender=sender, warnings=message.warnings)
 
@@ -149,9 +192,26 @@ class GenericAstmDriver:
 
 
 def _looks_like_qc(report_type: str, sample_id: str) -> bool:
-    upper = sample_id.upper()
-    return report_type.upper() == "Q" or any(upper.startswith(m) for m in _QC_MARKERS)
+    return report_type.upper() == "Q" or sample_id.upper().startswith(_QC_MARKERS)
 
 
-def _as_time(value: object) -> datetime | None:
-    return value if isinstance(value, datetime) else None
+#: The per-record hooks as GenericAstmDriver defines them, captured at import: a hook that a
+#: subclass overrides, an instance sets, or a test patches onto the class is none of these.
+_OWN_HOOKS = {
+    name: vars(GenericAstmDriver)[name]
+    for name in ("patient_id", "sample_id", "order_kind", "test_code", "result_value", "result_details")
+}
+
+
+def _inherited(hook: object, name: str) -> bool:
+    """Whether a bound hook is GenericAstmDriver's own ``name`` (so its one-pass reader may stand in)."""
+    return getattr(hook, "__func__", None) is _OWN_HOOKS[name]
+
+
+def _first_filled(values: list[str]) -> str:
+    """The first value that is not blank, trimmed; ``""`` when there is none."""
+    for value in values:
+        value = value.strip()
+        if value:
+            return value
+    return ""

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import TypeAlias
 
@@ -56,6 +56,9 @@ MAX_LEADING_JUNK = 1024
 
 #: Record types of E1394 / LIS2-A2 the tree builder knows.
 RECORD_TYPES = frozenset("HPORCQMSL")
+
+#: Type tokens taken as they are: one capital letter, as nearly every record is sent.
+_RECORD_TOKENS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 _ALNUM_OR_SPACE = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t\r\n")
 
@@ -120,15 +123,29 @@ class Delimiters:
                 "the H record's delimiter definition (H.2) is longer than three characters; "
                 "check the instrument's LIS delimiter settings"
             )
-        defaults = ["\\", "^", "&"]
-        chosen = list(definition)
-        for default in defaults[len(chosen):]:
-            if default in chosen or default == fd:
-                spare = next(c for c in "\\^&~`@#!" if c not in chosen and c != fd)
-                chosen.append(spare)
-            else:
-                chosen.append(default)
-        return cls(field=fd, repeat=chosen[0], component=chosen[1], escape=chosen[2])
+        declared = _declared_delimiters(fd, definition)
+        if cls is Delimiters:
+            return declared
+        return cls(field=declared.field, repeat=declared.repeat, component=declared.component, escape=declared.escape)
+
+
+@lru_cache(maxsize=64)
+def _declared_delimiters(fd: str, definition: str) -> Delimiters:
+    """Build (and validate) the set an H record declares.
+
+    Cached because every message repeats its instrument's few declarations and validating
+    a set costs more than reading the rest of the header; sets are frozen, so sharing one
+    is safe. Invalid declarations raise and are therefore not cached.
+    """
+    defaults = ["\\", "^", "&"]
+    chosen = list(definition)
+    for default in defaults[len(chosen):]:
+        if default in chosen or default == fd:
+            spare = next(c for c in "\\^&~`@#!" if c not in chosen and c != fd)
+            chosen.append(spare)
+        else:
+            chosen.append(default)
+    return Delimiters(field=fd, repeat=chosen[0], component=chosen[1], escape=chosen[2])
 
 
 DEFAULT_DELIMITERS = Delimiters()
@@ -148,7 +165,7 @@ def _clean(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Record:
     """One E1394 record with its raw fields.
 
@@ -159,6 +176,12 @@ class Record:
     type: str
     fields: tuple[str, ...]
 
+    def __init__(self, type: str, fields: tuple[str, ...]) -> None:
+        # The generated frozen __init__ assigns through object.__setattr__; the slot
+        # descriptors do the same a third faster, and this runs for every record received.
+        _set_record_type(self, type)
+        _set_record_fields(self, fields)
+
     def field(self, n: int) -> str:
         """Raw text of field ``n`` (1-based, as the standard numbers them); ``""`` if absent."""
         if n < 1:
@@ -166,41 +189,60 @@ class Record:
         fields = self.fields
         return fields[n - 1] if n <= len(fields) else ""
 
+    # The accessors below return the raw split directly when the text is ASCII and holds no
+    # escape character: then ``unescape`` and ``_clean`` are both identities, and that is what
+    # nearly every field of every real message looks like. Anything else takes the full path.
+
     def text(self, n: int, delims: Delimiters) -> str:
         """Field ``n`` with escape sequences decoded (components and repeats left joined)."""
-        raw = self.field(n)
+        fields = self.fields
+        raw = fields[n - 1] if 0 < n <= len(fields) else self.field(n)
+        if raw.isascii() and delims.escape not in raw:
+            return raw
         if self.type == "H" and n == 2:
             return _clean(raw)
         return _clean(unescape(raw, delims))
 
     def repeats(self, n: int, delims: Delimiters) -> list[str]:
         """The repeats of field ``n``, each unescaped (components inside stay joined)."""
-        raw = self.field(n)
+        fields = self.fields
+        raw = fields[n - 1] if 0 < n <= len(fields) else self.field(n)
         if not raw:
             return []
+        if raw.isascii() and delims.escape not in raw:
+            return raw.split(delims.repeat)
         return [_clean(unescape(r, delims)) for r in raw.split(delims.repeat)]
 
     def components(self, n: int, delims: Delimiters) -> list[str]:
         """Unescaped components of the first repeat of field ``n``."""
-        raw = self.field(n)
+        fields = self.fields
+        raw = fields[n - 1] if 0 < n <= len(fields) else self.field(n)
         if not raw:
             return []
-        first = raw.split(delims.repeat, 1)[0]
+        cut = raw.find(delims.repeat)
+        first = raw if cut < 0 else raw[:cut]
+        if first.isascii() and delims.escape not in first:
+            return first.split(delims.component)
         return [_clean(unescape(c, delims)) for c in first.split(delims.component)]
 
     def repeat_components(self, n: int, delims: Delimiters) -> list[list[str]]:
         """Every repeat of field ``n`` split into unescaped components."""
-        raw = self.field(n)
+        fields = self.fields
+        raw = fields[n - 1] if 0 < n <= len(fields) else self.field(n)
         if not raw:
             return []
-        return [
-            [_clean(unescape(c, delims)) for c in rep.split(delims.component)]
-            for rep in raw.split(delims.repeat)
-        ]
+        comp = delims.component
+        if raw.isascii() and delims.escape not in raw:
+            return [rep.split(comp) for rep in raw.split(delims.repeat)]
+        return [[_clean(unescape(c, delims)) for c in rep.split(comp)] for rep in raw.split(delims.repeat)]
 
     def raw_line(self, delims: Delimiters) -> str:
         """The record as it would be written (fields joined by the field delimiter)."""
         return delims.field.join(self.fields)
+
+
+_set_record_type = vars(Record)["type"].__set__
+_set_record_fields = vars(Record)["fields"].__set__
 
 
 def _first_nonempty(values: Sequence[str]) -> str:
@@ -211,16 +253,42 @@ def _first_nonempty(values: Sequence[str]) -> str:
     return ""
 
 
+#: What ``str.strip()`` removes from ASCII text (it includes the separators 0x1C-0x1F).
+_ASCII_SPACE = "".join(c for c in map(chr, range(128)) if c.isspace())
+
+
+def _first_component(record: Record, n: int, delims: Delimiters) -> str:
+    """``_first_nonempty(record.components(n, delims))`` without building the component list.
+
+    Ids, codes and instrument names are read this way for every record; in plain text the
+    first non-blank component, trimmed, is what is left before the next component delimiter
+    once leading blanks and delimiters are dropped.
+    """
+    raw = record.field(n)
+    if raw.isascii() and delims.escape not in raw:
+        comp = delims.component
+        return raw.split(delims.repeat, 1)[0].lstrip(comp + _ASCII_SPACE).split(comp, 1)[0].rstrip()
+    return _first_nonempty(record.components(n, delims))
+
+
 def parse_timestamp(value: str) -> datetime | None:
     """Read an E1394 ``YYYYMMDD[HH[MM[SS]]]`` date-time; ``None`` when absent or invalid.
 
     Instruments append time zones or fractions now and then; anything after the seconds is
     ignored rather than failing the whole result.
     """
+    return _timestamp(value)
+
+
+@lru_cache(maxsize=256)
+def _timestamp(value: str) -> datetime | None:
+    # Cached: an analyzer stamps every result of a message (and often of a whole run) with
+    # the same few strings, and datetimes are immutable, so one parse serves them all.
     s = value.strip()
     if len(s) < 8 or not s[:8].isdigit():
         return None
-    digits = _leading_digits(s)[:14]
+    head = s[:14]
+    digits = head if head.isdigit() else _leading_digits(head)
     try:
         year, month, day = int(digits[0:4]), int(digits[4:6]), int(digits[6:8])
         hour = int(digits[8:10]) if len(digits) >= 10 else 0
@@ -241,7 +309,7 @@ def _leading_digits(s: str) -> str:
 
 
 def _parse_date(value: str) -> date | None:
-    stamp = parse_timestamp(value)
+    stamp = _timestamp(value)
     return stamp.date() if stamp is not None else None
 
 
@@ -285,8 +353,8 @@ class HeaderView(_View):
     @property
     def sender_name(self) -> str:
         """First component of H.5 (the instrument or system name)."""
-        comps = self.sender_components
-        return comps[0] if comps else ""
+        comps = self.components(5)
+        return comps[0].strip() if comps else ""
 
     @property
     def sender_version(self) -> str:
@@ -314,7 +382,7 @@ class HeaderView(_View):
 
     @property
     def timestamp(self) -> datetime | None:
-        return parse_timestamp(self.record.field(14))
+        return _timestamp(self.record.field(14))
 
 
 @dataclass(frozen=True)
@@ -377,11 +445,11 @@ class OrderView(_View):
         When O.3 is empty the instrument specimen id (O.4) is used: Sysmex, Afinion and DCA
         leave O.3 empty and send ``^^ 27^M`` (rack^position^padded id^mode) there -> ``27``.
         """
-        return _first_nonempty(self.components(3)) or _first_nonempty(self.components(4))
+        return _first_component(self.record, 3, self.delimiters) or _first_component(self.record, 4, self.delimiters)
 
     @property
     def instrument_specimen_id(self) -> str:
-        return _first_nonempty(self.components(4))
+        return _first_component(self.record, 4, self.delimiters)
 
     @property
     def tests(self) -> list[list[str]]:
@@ -400,11 +468,11 @@ class OrderView(_View):
 
     @property
     def requested_at(self) -> datetime | None:
-        return parse_timestamp(self.record.field(7))
+        return _timestamp(self.record.field(7))
 
     @property
     def collected_at(self) -> datetime | None:
-        return parse_timestamp(self.record.field(8))
+        return _timestamp(self.record.field(8))
 
     @property
     def action_code(self) -> str:
@@ -413,7 +481,7 @@ class OrderView(_View):
 
     @property
     def specimen_descriptor(self) -> str:
-        return _first_nonempty(self.components(16))
+        return _first_component(self.record, 16, self.delimiters)
 
     @property
     def report_type(self) -> str:
@@ -434,8 +502,9 @@ def _test_code(comps: Sequence[str]) -> tuple[str, list[str]]:
     from the fourth on is the code (``^^^GLU``, Sysmex ``^^^^WBC^1``). Drivers that know
     better read :attr:`ResultView.test_components`. Returns the code and the components after it.
     """
-    for i in (*range(min(3, len(comps))), *range(3, len(comps))):
-        s = comps[i].strip()
+    # Components 1-3 first, then 4 on: that is simply every component in order.
+    for i, comp in enumerate(comps):
+        s = comp.strip()
         if s:
             return s, [c.strip() for c in comps[i + 1:]]
     return "", []
@@ -443,6 +512,8 @@ def _test_code(comps: Sequence[str]) -> tuple[str, list[str]]:
 
 def _value_text(record: Record, n: int, delims: Delimiters) -> str:
     raw = record.field(n)
+    if raw.isascii() and delims.escape not in raw:
+        return _plain_value_text(raw, delims.component, delims.repeat)
     if not raw:
         return ""
     if delims.component not in raw and delims.repeat not in raw:
@@ -452,6 +523,96 @@ def _value_text(record: Record, n: int, delims: Delimiters) -> str:
     if len(nonempty) <= 1 and delims.repeat not in raw:
         return nonempty[0] if nonempty else ""
     return record.text(n, delims).strip().rstrip(delims.component).strip()
+
+
+def _plain_value_text(raw: str, comp: str, rep: str) -> str:
+    """``_value_text`` of a field with no escapes and no undecodable bytes (so no unescaping)."""
+    if not raw:
+        return ""
+    if rep not in raw:
+        if comp not in raw:
+            return raw.strip()
+        nonempty = [c for c in raw.split(comp) if not c.isspace() and c]
+        if len(nonempty) <= 1:
+            return nonempty[0].strip() if nonempty else ""
+    return raw.strip().rstrip(comp).strip()
+
+
+# --------------------------------------------------------------------------- one-pass readers
+# What the generic driver reads of every P, O and R record, without a view. Reading eight
+# properties through a view costs several times the string work itself, and a busy
+# workstation does it for every result. They only take plain records (all ASCII, no escape
+# character), where unescaping and byte cleaning are identities, and return ``None`` for
+# anything else so the caller reads the views. Each must give exactly what the views give:
+# tests/protocols/test_decode_equivalence.py holds them to it.
+
+
+def _plain_fields(record: Record, delims: Delimiters, width: int) -> tuple[str, ...] | None:
+    """The record's fields padded to ``width`` when it is plain, else ``None``."""
+    fields = record.fields
+    line = delims.field.join(fields)
+    if not line.isascii() or delims.escape in line:
+        return None
+    return fields if len(fields) >= width else fields + ("",) * (width - len(fields))
+
+
+def _result_essentials(
+    record: Record, delims: Delimiters
+) -> tuple[str, str, str, str, str, str, datetime | None, str] | None:
+    """:class:`ResultView`'s code, value, units, reference_range, abnormal_flag, status,
+    completed_at and instrument of a plain R record."""
+    fields = _plain_fields(record, delims, 14)
+    if fields is None:
+        return None
+    comp = delims.component
+    rep = delims.repeat
+    # The first non-blank component of a repeat, trimmed, is what remains before the next
+    # component delimiter once leading blanks and delimiters are dropped.
+    blank = comp + _ASCII_SPACE
+    code = fields[2].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    value = _plain_value_text(fields[3], comp, rep)
+    units = _plain_value_text(fields[4], comp, rep)
+    reference_range = fields[5].strip().rstrip(comp).strip()
+    # First non-blank repeat of R.7, then its first non-blank component.
+    flag = fields[6].lstrip(rep + _ASCII_SPACE).split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    status = fields[8].strip()
+    completed_at = _timestamp(fields[12])
+    instrument = fields[13].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    return code, value, units, reference_range, flag, status, completed_at, instrument
+
+
+def _order_essentials(record: Record, delims: Delimiters) -> tuple[str, str] | None:
+    """:class:`OrderView`'s sample_id and report_type of a plain O record."""
+    fields = _plain_fields(record, delims, 26)
+    if fields is None:
+        return None
+    comp = delims.component
+    rep = delims.repeat
+    blank = comp + _ASCII_SPACE
+    sample_id = (
+        fields[2].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+        or fields[3].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    )
+    return sample_id, fields[25].strip()
+
+
+def _patient_essentials(record: Record, delims: Delimiters) -> tuple[str, str, str, list[str], list[str]] | None:
+    """:class:`PatientView`'s practice_id, lab_id, patient_id_3 and name, and the components of
+    P.8 (birth date), of a plain P record."""
+    fields = _plain_fields(record, delims, 8)
+    if fields is None:
+        return None
+    rep = delims.repeat
+    comp = delims.component
+    name = fields[5]
+    birth = fields[7]
+    return (
+        fields[2].strip(),
+        fields[3].strip(),
+        fields[4].strip(),
+        [c.strip() for c in name.split(rep, 1)[0].split(comp)] if name else [],
+        birth.split(rep, 1)[0].split(comp) if birth else [],
+    )
 
 
 @dataclass(frozen=True)
@@ -469,7 +630,8 @@ class ResultView(_View):
 
         See ``_test_code`` for the rule; vendor drivers may read :attr:`test_components`.
         """
-        return _test_code(self.components(3))[0]
+        # _test_code's code is the first non-empty component; skip building the qualifiers.
+        return _first_component(self.record, 3, self.delimiters)
 
     @property
     def code_qualifiers(self) -> list[str]:
@@ -515,8 +677,12 @@ class ResultView(_View):
     @property
     def abnormal_flag(self) -> str:
         """First abnormal flag: L, H, LL, HH, <, >, N, A, U, D, B, W or a vendor code."""
-        flags = self.abnormal_flags
-        return _first_nonempty(flags[0].split(self.delimiters.component)) if flags else ""
+        delims = self.delimiters
+        for repeat in self.record.repeats(7, delims):
+            flag = repeat.strip()
+            if flag:
+                return _first_nonempty(flag.split(delims.component))
+        return ""
 
     @property
     def abnormality_nature(self) -> str:
@@ -529,19 +695,19 @@ class ResultView(_View):
 
     @property
     def operator(self) -> str:
-        return _first_nonempty(self.components(11))
+        return _first_component(self.record, 11, self.delimiters)
 
     @property
     def started_at(self) -> datetime | None:
-        return parse_timestamp(self.record.field(12))
+        return _timestamp(self.record.field(12))
 
     @property
     def completed_at(self) -> datetime | None:
-        return parse_timestamp(self.record.field(13))
+        return _timestamp(self.record.field(13))
 
     @property
     def instrument(self) -> str:
-        return _first_nonempty(self.components(14))
+        return _first_component(self.record, 14, self.delimiters)
 
 
 @dataclass(frozen=True)
@@ -587,6 +753,46 @@ class QueryView(_View):
 
 
 # --------------------------------------------------------------------------- tree
+
+_IMPLICIT_PATIENT = Record("P", ("P",))
+_IMPLICIT_ORDER = Record("O", ("O",))
+
+#: Patients, each with its orders, each with its result records.
+_ResultGroups: TypeAlias = list[tuple[Record, list[tuple[Record, list[Record]]]]]
+
+
+def _result_groups(records: Sequence[Record]) -> _ResultGroups:
+    """P, O and R records grouped as :attr:`AstmMessage.patients` groups them, without blocks.
+
+    For the generic driver, which reads every result of every message and needs none of the
+    comments and manufacturer records that building the blocks costs. A missing P or O is
+    stood in for by an empty record, as in the tree. Keep in step with ``AstmMessage._tree``:
+    tests/protocols/test_decode_equivalence.py compares the two.
+    """
+    patients: _ResultGroups = []
+    orders: list[tuple[Record, list[Record]]] | None = None
+    results: list[Record] | None = None
+    for rec in records:
+        kind = rec.type
+        if kind == "R":
+            if results is None:
+                results = []
+                if orders is None:
+                    orders = []
+                    patients.append((_IMPLICIT_PATIENT, orders))
+                orders.append((_IMPLICIT_ORDER, results))
+            results.append(rec)
+        elif kind == "O":
+            results = []
+            if orders is None:
+                orders = []
+                patients.append((_IMPLICIT_PATIENT, orders))
+            orders.append((rec, results))
+        elif kind == "P":
+            orders = []
+            patients.append((rec, orders))
+            results = None
+    return patients
 
 
 @dataclass
@@ -774,7 +980,7 @@ def decode_message(data: bytes, *, encoding: str = "latin-1", tolerant: bool = T
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"decode_message expects bytes, got {type(data).__name__}")
     text = bytes(data).decode(encoding, "surrogateescape")
-    if not text.strip():
+    if not text or text.isspace():
         raise AstmDecodeError("the message is empty; nothing to decode")
     start = 0
     if text[0] != "H":
@@ -824,7 +1030,7 @@ def decode_message(data: bytes, *, encoding: str = "latin-1", tolerant: bool = T
             continue
         fields = tuple(line.split(fd))
         token = fields[0]
-        if len(token) == 1 and "A" <= token <= "Z":
+        if token in _RECORD_TOKENS:
             kind = token
         else:
             stripped = token.strip()
