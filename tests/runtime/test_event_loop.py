@@ -73,3 +73,4 @@ def test_uvloop_runs_loopback_tcp_through_the_engine_transports() -> None:
         return echoed
 
     assert event_loop.run(main(), "uvloop") == b"QNE\x05"
+

@@ -42,3 +42,10 @@ class DeviceSnapshot:
     counters: dict[str, int] = field(default_factory=dict)
     last_activity: float | None = None
     peer: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        """The status file's form. Hand-written rather than ``dataclasses.asdict``, whose deep copy
+        cost ~20 µs a device: with 1,000 devices that stalled the event loop every second."""
+        return {"name": self.name, "driver": self.driver, "transport": self.transport, "state": str(self.state),
+                "reason": self.reason, "counters": dict(self.counters), "last_activity": self.last_activity,
+                "peer": self.peer}
