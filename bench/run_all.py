@@ -20,7 +20,7 @@ ORDER = [
     ("Export: CSV and HL7", "bench_export.py", []),
     ("Scale: analyzers on loopback against one serve", "bench_scale.py", ["--analyzers", "200", "1000"]),
     ("Scale at offered rates: latency below the ceiling", "bench_scale.py",
-     ["--analyzers", "200", "--messages", "20", "--rate", "2000", "4000", "8000"]),
+     ["--analyzers", "200", "--messages", "40", "--rate", "2000", "4000", "8000", "10000"]),
     ("Serial: pty pair at an emulated 9600 baud", "bench_serial.py", ["--messages", "20"]),
     ("GUI responsiveness", "bench_gui.py", []),
 ]
