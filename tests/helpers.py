@@ -54,6 +54,20 @@ def start_serve(home: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def use_event_loop(home: Path, loop: str) -> None:
+    """Run this home's ``serve`` on ``loop`` (``asyncio`` or ``uvloop``): Windows PCs get the standard
+    loop, Linux services uvloop, and the end-to-end guarantees must hold on both."""
+    if loop == "uvloop":
+        import importlib.util
+
+        import pytest
+
+        if importlib.util.find_spec("uvloop") is None:
+            pytest.skip("uvloop is not installed (it does not exist on Windows)")
+    with (home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(f'\n[serve]\nevent_loop = "{loop}"\n')
+
+
 def write_tcp_config(home: Path, port: int, name: str = "chem-1", driver: str = "astm") -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(

@@ -13,16 +13,28 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.helpers import benchlink, cli_env, free_port, port_open, start_serve, wait_for, write_tcp_config
+import pytest
+from tests.helpers import (
+    benchlink,
+    cli_env,
+    free_port,
+    port_open,
+    start_serve,
+    use_event_loop,
+    wait_for,
+    write_tcp_config,
+)
 
 KILLS = 20
 SEED = 11
 
 
-def test_sigkill_twenty_times_loses_nothing_acknowledged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+def test_sigkill_twenty_times_loses_nothing_acknowledged(tmp_path: Path, event_loop: str) -> None:
     home = tmp_path / "home"
     port = free_port()
     write_tcp_config(home, port)
+    use_event_loop(home, event_loop)
     ack_log = tmp_path / "acked.txt"
     rng = random.Random(20261122)
     next_index = 1

@@ -16,16 +16,18 @@ from tests.helpers import (
     free_port,
     port_open,
     start_serve,
+    use_event_loop,
     wait_for,
     write_tcp_config,
 )
 
 
-@pytest.fixture
-def served(tmp_path: Path):
+@pytest.fixture(params=["asyncio", "uvloop"])
+def served(tmp_path: Path, request: pytest.FixtureRequest):
     home = tmp_path / "home"
     port = free_port()
     write_tcp_config(home, port)
+    use_event_loop(home, request.param)
     proc = start_serve(home)
     try:
         assert wait_for(lambda: port_open(port) or proc.poll() is not None, 30), "serve never listened"
@@ -91,13 +93,13 @@ def test_serve_and_simulate_store_encrypt_and_export(served) -> None:
     assert SENTINEL_LAST not in out + err + sim.stdout + sim.stderr
 
 
-def test_status_reports_running_devices(served) -> None:
+def test_status_reports_running_devices(served, request: pytest.FixtureRequest) -> None:
     home, _port, proc = served
+    loop = request.node.callspec.params["served"]
     assert wait_for(lambda: (home / "status.json").exists(), 10)
     status = benchlink(home, "status")
     assert "chem-1" in status.stdout and "listening" in status.stdout
-    # serve runs on uvloop wherever it is installed (it is a dependency off Windows)
-    assert "uvloop event loop" in status.stdout
+    assert f"{loop} event loop" in status.stdout  # the configured loop really runs serve
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 0

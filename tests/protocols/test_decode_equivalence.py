@@ -581,18 +581,18 @@ def test_one_pass_readers_give_what_the_views_give(data: st.DataObject, d: Delim
     o_rec = data.draw(record(d, "O", plain_only=plain))
     p_rec = data.draw(record(d, "P", plain_only=plain))
 
-    result = records_module._result_essentials(r_rec, d)
+    result = records_module.result_essentials(r_rec, d)
     assert (result is not None) == _is_plain(r_rec, d)
     if result is not None:
         props = ("code", "value", "units", "reference_range", "abnormal_flag", "status", "completed_at", "instrument")
         assert result == tuple(ref(ResultView, p, r_rec, d) for p in props)
 
-    order = records_module._order_essentials(o_rec, d)
+    order = records_module.order_essentials(o_rec, d)
     assert (order is not None) == _is_plain(o_rec, d)
     if order is not None:
         assert order == (ref(OrderView, "sample_id", o_rec, d), ref(OrderView, "report_type", o_rec, d))
 
-    patient = records_module._patient_essentials(p_rec, d)
+    patient = records_module.patient_essentials(p_rec, d)
     assert (patient is not None) == _is_plain(p_rec, d)
     if patient is not None:
         props = ("practice_id", "lab_id", "patient_id_3", "name")
@@ -604,7 +604,7 @@ def test_one_pass_readers_give_what_the_views_give(data: st.DataObject, d: Delim
 def test_result_groups_match_the_tree(case: tuple[Delimiters, bytes]) -> None:
     msg = decode_message(case[1])
     tree = [(p.record, [(o.record, [r.record for r in o.results]) for o in p.orders]) for p in msg.patients]
-    assert records_module._result_groups(msg.records) == tree
+    assert records_module.result_groups(msg.records) == tree
     assert [q.record for q in msg.queries] == msg.by_type("Q")
 
 
@@ -613,9 +613,9 @@ def test_one_pass_readers_take_the_typical_message() -> None:
     msg = decode_message(b"H|\\^&|||SIM\rP|1||P1||Doe^Jo||19570314\rO|1|S1||^^^UREA|R\r"
                          b"R|1|^^^UREA|7.7|mmol/L|2.8 to 7.2|H||F||||20260101000000|SIM\rL|1|N\r")
     d = msg.delimiters
-    assert records_module._patient_essentials(msg.records[1], d) is not None
-    assert records_module._order_essentials(msg.records[2], d) is not None
-    assert records_module._result_essentials(msg.records[3], d) == (
+    assert records_module.patient_essentials(msg.records[1], d) is not None
+    assert records_module.order_essentials(msg.records[2], d) is not None
+    assert records_module.result_essentials(msg.records[3], d) == (
         "UREA", "7.7", "mmol/L", "2.8 to 7.2", "H", "F", datetime(2026, 1, 1), "SIM")
 
 
@@ -758,3 +758,13 @@ def test_hooks_set_on_an_instance_are_called() -> None:
     (result,) = driver.decode(SIMPLE).results
     assert (result.value, result.numeric_value, result.comparator, result.kind) == (
         "<3", 3.0, "<", ResultKind.CALIBRATION)
+
+
+def test_positional_result_order_matches_the_dataclass() -> None:
+    """to_domain builds Result positionally; a reordered or renamed field must fail here, not
+    silently shift values into the wrong columns."""
+    from dataclasses import fields
+
+    from benchlink.drivers.astm_generic import RESULT_FIELDS_ORDER
+
+    assert tuple(f.name for f in fields(Result)) == RESULT_FIELDS_ORDER

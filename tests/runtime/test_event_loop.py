@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 
 from benchlink.runtime import event_loop
 from benchlink.runtime.event_loop import EventLoopUnavailable, loop_factory, run, running_loop_name
-from benchlink.runtime.settings import load_settings
+from benchlink.runtime.settings import ConfigError, load_settings
 
-uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed (it does not exist on Windows)")
+
+def _need_uvloop() -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed (it does not exist on Windows)")
 
 
 async def _which() -> tuple[str, str]:
@@ -19,6 +22,7 @@ async def _which() -> tuple[str, str]:
 
 
 def test_auto_picks_uvloop_when_installed() -> None:
+    _need_uvloop()
     name, module = run(_which(), "auto")
     assert name == "uvloop" and module.startswith("uvloop")
 
@@ -33,8 +37,9 @@ def test_without_uvloop_auto_falls_back_and_uvloop_is_a_clear_error(monkeypatch:
     monkeypatch.setitem(sys.modules, "uvloop", None)
     assert loop_factory("auto")[0] == "asyncio"
     assert run(_which(), "auto")[0] == "asyncio"
-    with pytest.raises(EventLoopUnavailable, match="pip install uvloop"):
+    with pytest.raises(EventLoopUnavailable, match="pip install uvloop") as info:
         loop_factory("uvloop")
+    assert isinstance(info.value, ConfigError)  # the CLI reports it as a configuration error, not a traceback
 
 
 def test_unknown_choice_is_refused() -> None:
@@ -42,21 +47,24 @@ def test_unknown_choice_is_refused() -> None:
         loop_factory("trio")
 
 
-def test_setting_from_file_and_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_setting_from_file_and_environment(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[serve]\nevent_loop = "asyncio"\n', encoding="utf-8")
     assert load_settings(home=tmp_path, environ={}).event_loop == "asyncio"
     assert load_settings(home=tmp_path, environ={"BENCHLINK_EVENT_LOOP": "uvloop"}).event_loop == "uvloop"
     assert load_settings(home=tmp_path / "other", environ={}).event_loop == "auto"
+    with pytest.raises(ConfigError, match="BENCHLINK_EVENT_LOOP"):
+        load_settings(home=tmp_path, environ={"BENCHLINK_EVENT_LOOP": "trio"})
 
 
 def test_uvloop_runs_loopback_tcp_through_the_engine_transports() -> None:
     """The transports use only the asyncio API; on uvloop a round trip still works byte for byte."""
-    from benchlink.transports.tcp import bound_port, open_tcp_channel, start_tcp_server
+    _need_uvloop()
+    from benchlink.transports.tcp import StreamChannel, bound_port, open_tcp_channel, start_tcp_server
 
     async def main() -> bytes:
         got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
-        async def on_connect(channel) -> None:  # type: ignore[no-untyped-def]
+        async def on_connect(channel: StreamChannel) -> None:
             data = await channel.read()
             channel.write(data[::-1])
             await channel.drain()

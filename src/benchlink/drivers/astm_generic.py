@@ -7,7 +7,6 @@ conforming analyzers need nothing more than this class.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
 
 from benchlink.core.driver import DecodeError, DriverInfo
@@ -22,24 +21,22 @@ from benchlink.protocols.astm.records import (
     PatientView,
     QueryView,
     ResultView,
-    _order_essentials,
-    _patient_essentials,
-    _result_essentials,
-    _result_groups,
     decode_message,
     encode_records,
+    order_essentials,
+    patient_essentials,
+    result_essentials,
+    result_groups,
 )
 
 _QC_MARKERS = ("QC", "CONTROL")
 
-#: The order in which ``to_domain`` passes Result's fields positionally. Checked at import so
-#: that reordering or renaming a Result field fails loudly here instead of shifting values.
-_RESULT_FIELDS = (
+#: The order in which ``to_domain`` passes Result's fields positionally
+#: (tests/protocols/test_decode_equivalence.py checks it against the dataclass).
+RESULT_FIELDS_ORDER = (
     "sample_id", "instrument_code", "value", "patient_id", "patient_name", "birth_date", "test_name", "lis_code",
     "numeric_value", "comparator", "units", "reference_range", "flags", "status", "observed_at", "instrument", "kind",
 )
-if tuple(f.name for f in fields(Result))[: len(_RESULT_FIELDS)] != _RESULT_FIELDS:
-    raise ImportError("benchlink.core.model.Result changed its fields; update _RESULT_FIELDS and to_domain")
 
 
 class GenericAstmDriver:
@@ -112,8 +109,8 @@ class GenericAstmDriver:
         )
         results: list[Result] = []
         append = results.append
-        for patient_record, orders in _result_groups(message.records):
-            plain_patient = _patient_essentials(patient_record, delims) if own_patients else None
+        for patient_record, orders in result_groups(message.records):
+            plain_patient = patient_essentials(patient_record, delims) if own_patients else None
             if plain_patient is not None:
                 practice_id, lab_id, patient_id_3, name_parts, birth_parts = plain_patient
                 patient_id = practice_id or lab_id or patient_id_3
@@ -124,7 +121,7 @@ class GenericAstmDriver:
             patient_name = "^".join([part for part in name_parts if part])
             birth_date = _first_filled(birth_parts)
             for order_record, result_records in orders:
-                plain_order = _order_essentials(order_record, delims) if own_orders else None
+                plain_order = order_essentials(order_record, delims) if own_orders else None
                 if plain_order is not None:
                     sample_id, report_type = plain_order
                     if whole is not None:
@@ -136,7 +133,7 @@ class GenericAstmDriver:
                     kind = whole if whole is not None else order_kind_of(order)
                     sample_id = sample_id_of(order)
                 for result_record in result_records:
-                    plain_result = _result_essentials(result_record, delims) if own_results else None
+                    plain_result = result_essentials(result_record, delims) if own_results else None
                     if plain_result is not None:
                         code, value, units, reference_range, flags, status, observed_at, instrument = plain_result
                         name = ""
@@ -153,7 +150,7 @@ class GenericAstmDriver:
                         observed_at = stamp if isinstance(stamp, datetime) else None
                         instrument = r.instrument
                     numeric, comparator = parse_numeric(value)
-                    # Positional, in _RESULT_FIELDS order: a third cheaper than keywords here.
+                    # Positional, in RESULT_FIELDS_ORDER: a third cheaper than keywords here.
                     append(Result(
                         sample_id, code, value, patient_id, patient_name, birth_date, name, "", numeric, comparator,
                         units, reference_range, flags, status, observed_at, instrument or sender, kind,

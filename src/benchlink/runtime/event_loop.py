@@ -1,11 +1,11 @@
 """Which asyncio event loop runs the engine: uvloop where it exists, the standard loop otherwise.
 
-Why it matters: with 200 analyzers the event loop thread does one socket read, one ASTM link
-step and one ACK write per frame, ten round trips per message. The standard selector loop pays
-Python for every one of them; uvloop (libuv) does the polling, socket calls and buffering in C,
-which measured ~15 % more messages per CPU second in ``bench/bench_scale.py``. uvloop does not
-exist on Windows, where the lab PCs run the GUI; there the standard loop is used and nothing else
-changes, because the engine only ever talks to the ``asyncio`` API.
+Why it matters: with 200 analyzers the event loop thread does a socket read and a link step for
+the ENQ, every frame and the EOT of every message, and writes an ACK for the ENQ and each frame.
+The standard selector loop pays Python for each of those; uvloop (libuv) does the polling, socket
+calls and buffering in C. uvloop does not exist on Windows, where the lab PCs run the GUI; there
+the standard loop is used and nothing else changes, because the engine only ever talks to the
+``asyncio`` API.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import importlib
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-#: ``[serve] event_loop`` values. ``auto`` = uvloop when it can be imported, else the standard loop.
-EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+# ``auto`` = uvloop when it can be imported, else the standard loop.
+from benchlink.runtime.settings import EVENT_LOOPS, ConfigError
 
 T = TypeVar("T")
 
 
-class EventLoopUnavailable(RuntimeError):
+class EventLoopUnavailable(ConfigError):
     """``event_loop = "uvloop"`` was asked for on a machine without uvloop."""
 
 

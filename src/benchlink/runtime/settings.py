@@ -215,7 +215,7 @@ def _writer_kind(value: object, source: Path) -> str:
     return kind
 
 
-def _event_loop(value: object, source: Path) -> str:
+def _event_loop(value: object, source: Path | str) -> str:
     choice = str(value)
     if choice not in EVENT_LOOPS:
         raise ConfigError(f"{source}: [serve].event_loop = {choice!r}: use \"auto\", \"uvloop\" or \"asyncio\"")
@@ -254,8 +254,8 @@ def load_settings(
         export_folder=_export_folder(data.get("export", {}), config_file),
         export_format=_export_format(data.get("export", {}), config_file),
         writer=_writer_kind(env.get("BENCHLINK_WRITER") or db_section.get("writer", "process"), config_file),
-        event_loop=_event_loop(env.get("BENCHLINK_EVENT_LOOP") or data.get("serve", {}).get("event_loop", "auto"),
-                               config_file),
+        event_loop=(_event_loop(env["BENCHLINK_EVENT_LOOP"], "BENCHLINK_EVENT_LOOP") if env.get("BENCHLINK_EVENT_LOOP")
+                    else _event_loop(data.get("serve", {}).get("event_loop", "auto"), config_file)),
     )
     want_demo = demo if demo is not None else _as_bool(env.get("BENCHLINK_DEMO", "0"))
     if want_demo:

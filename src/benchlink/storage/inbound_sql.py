@@ -133,13 +133,13 @@ class InboundSql:
     # ------------------------------------------------------------------ rows
     def result_row(self, message_id: int, device: str, received_at: Any, r: Result) -> tuple[Any, ...]:
         """One results tuple; ``received_at`` is already encoded (shared by a message's results)."""
-        kind = r.kind.value if isinstance(r.kind, ResultKind) else str(r.kind)
-        observed = None if r.observed_at is None else self.instrument_at(r.observed_at)
-        return (
-            message_id, device, r.sample_id, r.patient_id, r.patient_name, r.birth_date, r.instrument_code,
-            r.lis_code, r.test_name, r.value, r.numeric_value, r.comparator, r.units, r.reference_range,
-            r.flags, r.status, kind, observed, received_at, r.instrument, None,
-        )
+        return self._row(message_id, device, received_at, _wire_result(r))
+
+    def _row(self, message_id: int, device: str, received_at: Any, w: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A wire result (see :data:`WireMessage`) as a :data:`RESULT_COLUMNS` row."""
+        observed = w[15]
+        return (message_id, device, *w[:15], None if observed is None else self.instrument_at(observed), received_at,
+                w[16], None)
 
     def insert_results(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
@@ -165,7 +165,7 @@ class InboundSql:
         outcomes: list[CommitOutcome] = []
         seen: dict[tuple[str, str], CommitOutcome] = {}
         pending: list[tuple[Any, ...]] = []
-        instrument_at = self.instrument_at
+        make_row = self._row
         for device, protocol, data, received_at, results, meta, status, error, session in batch:
             digest = hashlib.sha256(data).hexdigest()
             key = (device, digest)
@@ -184,10 +184,7 @@ class InboundSql:
                 if status == "quarantined":
                     cur.execute(self.quarantine_insert, (message_id, device, at, data, error or "undecodable"))
                     qid = int(cur.fetchone()[0])
-                for r in results:
-                    observed = r[15]
-                    pending.append((message_id, device, *r[:15],
-                                    None if observed is None else instrument_at(observed), at, r[16], None))
+                pending += [make_row(message_id, device, at, r) for r in results]
                 outcome = CommitOutcome(message_id, False, qid)
             seen[key] = outcome
             outcomes.append(outcome)

@@ -556,7 +556,7 @@ def _plain_fields(record: Record, delims: Delimiters, width: int) -> tuple[str, 
     return fields if len(fields) >= width else fields + ("",) * (width - len(fields))
 
 
-def _result_essentials(
+def result_essentials(
     record: Record, delims: Delimiters
 ) -> tuple[str, str, str, str, str, str, datetime | None, str] | None:
     """:class:`ResultView`'s code, value, units, reference_range, abnormal_flag, status,
@@ -581,7 +581,7 @@ def _result_essentials(
     return code, value, units, reference_range, flag, status, completed_at, instrument
 
 
-def _order_essentials(record: Record, delims: Delimiters) -> tuple[str, str] | None:
+def order_essentials(record: Record, delims: Delimiters) -> tuple[str, str] | None:
     """:class:`OrderView`'s sample_id and report_type of a plain O record."""
     fields = _plain_fields(record, delims, 26)
     if fields is None:
@@ -596,7 +596,7 @@ def _order_essentials(record: Record, delims: Delimiters) -> tuple[str, str] | N
     return sample_id, fields[25].strip()
 
 
-def _patient_essentials(record: Record, delims: Delimiters) -> tuple[str, str, str, list[str], list[str]] | None:
+def patient_essentials(record: Record, delims: Delimiters) -> tuple[str, str, str, list[str], list[str]] | None:
     """:class:`PatientView`'s practice_id, lab_id, patient_id_3 and name, and the components of
     P.8 (birth date), of a plain P record."""
     fields = _plain_fields(record, delims, 8)
@@ -761,7 +761,7 @@ _IMPLICIT_ORDER = Record("O", ("O",))
 _ResultGroups: TypeAlias = list[tuple[Record, list[tuple[Record, list[Record]]]]]
 
 
-def _result_groups(records: Sequence[Record]) -> _ResultGroups:
+def result_groups(records: Sequence[Record]) -> _ResultGroups:
     """P, O and R records grouped as :attr:`AstmMessage.patients` groups them, without blocks.
 
     For the generic driver, which reads every result of every message and needs none of the
