@@ -23,6 +23,7 @@ from benchlink.protocols.astm.records import (
     ResultView,
     decode_message,
     encode_records,
+    first_nonempty,
     order_essentials,
     patient_essentials,
     result_essentials,
@@ -119,7 +120,7 @@ class GenericAstmDriver:
                 patient_id = patient_id_of(patient)
                 name_parts, birth_parts = patient.name, patient.components(8)
             patient_name = "^".join([part for part in name_parts if part])
-            birth_date = _first_filled(birth_parts)
+            birth_date = first_nonempty(birth_parts)
             for order_record, result_records in orders:
                 plain_order = order_essentials(order_record, delims) if own_orders else None
                 if plain_order is not None:
@@ -203,12 +204,3 @@ _OWN_HOOKS = {
 def _inherited(hook: object, name: str) -> bool:
     """Whether a bound hook is GenericAstmDriver's own ``name`` (so its one-pass reader may stand in)."""
     return getattr(hook, "__func__", None) is _OWN_HOOKS[name]
-
-
-def _first_filled(values: list[str]) -> str:
-    """The first value that is not blank, trimmed; ``""`` when there is none."""
-    for value in values:
-        value = value.strip()
-        if value:
-            return value
-    return ""

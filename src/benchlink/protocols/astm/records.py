@@ -245,7 +245,8 @@ _set_record_type = vars(Record)["type"].__set__
 _set_record_fields = vars(Record)["fields"].__set__
 
 
-def _first_nonempty(values: Sequence[str]) -> str:
+def first_nonempty(values: Sequence[str]) -> str:
+    """The first value that is not blank, trimmed; ``""`` when there is none."""
     for v in values:
         s = v.strip()
         if s:
@@ -258,7 +259,7 @@ _ASCII_SPACE = "".join(c for c in map(chr, range(128)) if c.isspace())
 
 
 def _first_component(record: Record, n: int, delims: Delimiters) -> str:
-    """``_first_nonempty(record.components(n, delims))`` without building the component list.
+    """``first_nonempty(record.components(n, delims))`` without building the component list.
 
     Ids, codes and instrument names are read this way for every record; in plain text the
     first non-blank component, trimmed, is what is left before the next component delimiter
@@ -268,7 +269,7 @@ def _first_component(record: Record, n: int, delims: Delimiters) -> str:
     if raw.isascii() and delims.escape not in raw:
         comp = delims.component
         return raw.split(delims.repeat, 1)[0].lstrip(comp + _ASCII_SPACE).split(comp, 1)[0].rstrip()
-    return _first_nonempty(record.components(n, delims))
+    return first_nonempty(record.components(n, delims))
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -556,6 +557,13 @@ def _plain_fields(record: Record, delims: Delimiters, width: int) -> tuple[str, 
     return fields if len(fields) >= width else fields + ("",) * (width - len(fields))
 
 
+def _lead(field: str, rep: str, comp: str, blank: str) -> str:
+    """First non-blank component of the first repeat of a plain field, trimmed (what the views'
+    ``first_nonempty(components(n))`` gives): what remains before the next component delimiter
+    once leading blanks and delimiters are dropped."""
+    return field.split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+
+
 def result_essentials(
     record: Record, delims: Delimiters
 ) -> tuple[str, str, str, str, str, str, datetime | None, str] | None:
@@ -566,18 +574,16 @@ def result_essentials(
         return None
     comp = delims.component
     rep = delims.repeat
-    # The first non-blank component of a repeat, trimmed, is what remains before the next
-    # component delimiter once leading blanks and delimiters are dropped.
     blank = comp + _ASCII_SPACE
-    code = fields[2].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    code = _lead(fields[2], rep, comp, blank)
     value = _plain_value_text(fields[3], comp, rep)
     units = _plain_value_text(fields[4], comp, rep)
     reference_range = fields[5].strip().rstrip(comp).strip()
     # First non-blank repeat of R.7, then its first non-blank component.
-    flag = fields[6].lstrip(rep + _ASCII_SPACE).split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    flag = _lead(fields[6].lstrip(rep + _ASCII_SPACE), rep, comp, blank)
     status = fields[8].strip()
     completed_at = _timestamp(fields[12])
-    instrument = fields[13].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
+    instrument = _lead(fields[13], rep, comp, blank)
     return code, value, units, reference_range, flag, status, completed_at, instrument
 
 
@@ -589,10 +595,7 @@ def order_essentials(record: Record, delims: Delimiters) -> tuple[str, str] | No
     comp = delims.component
     rep = delims.repeat
     blank = comp + _ASCII_SPACE
-    sample_id = (
-        fields[2].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
-        or fields[3].split(rep, 1)[0].lstrip(blank).split(comp, 1)[0].rstrip()
-    )
+    sample_id = _lead(fields[2], rep, comp, blank) or _lead(fields[3], rep, comp, blank)
     return sample_id, fields[25].strip()
 
 
@@ -681,7 +684,7 @@ class ResultView(_View):
         for repeat in self.record.repeats(7, delims):
             flag = repeat.strip()
             if flag:
-                return _first_nonempty(flag.split(delims.component))
+                return first_nonempty(flag.split(delims.component))
         return ""
 
     @property
@@ -725,7 +728,7 @@ class QueryView(_View):
         ids = []
         for comps in self.record.repeat_components(3, self.delimiters):
             sid = comps[1].strip() if len(comps) > 1 else ""
-            ids.append(sid or _first_nonempty(comps))
+            ids.append(sid or first_nonempty(comps))
         return [i for i in ids if i]
 
     @property
