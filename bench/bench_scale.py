@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -78,6 +79,27 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+class WalWatcher(threading.Thread):
+    """The largest the WAL file got while the analyzers ran: under steady load it must stay bounded."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.peak = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.1):
+            try:
+                self.peak = max(self.peak, self.path.stat().st_size)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 async def analyzer(port: int, index: int, texts: list[bytes], latencies: list[float],
@@ -170,7 +192,10 @@ def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dic
             time.sleep(0.2)
         family = [serve.pid, *children(serve.pid)]
         cpu_before = [cpu_seconds(pid) for pid in family]
+        wal_peak = WalWatcher(home / "benchlink.db-wal")
+        wal_peak.start()
         acked, elapsed, lat, generator_cpu = run_loop(drive(ports, messages, panel, rate))  # uvloop, as `simulate` runs
+        wal_peak.stop()
         cpu_used = [cpu_seconds(pid) - before for pid, before in zip(family, cpu_before, strict=True)]
         rss = sum(peak_rss_mb(pid) for pid in family)
         time.sleep(1.5)  # one more status write, with the last messages' commit latencies
@@ -198,6 +223,7 @@ def run(analyzers: int, messages: int, panel: int = 4, rate: float = 0.0) -> dic
         "p50_ms": lat[len(lat) // 2] * 1000 if lat else float("nan"),
         "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
         "serve_rss_mb": rss,
+        "wal_peak_mb": wal_peak.peak / 1e6,
         "server_p50_ms": server.get("p50", float("nan")),
         "server_p99_ms": server.get("p99", float("nan")),
         # CPU per acknowledged message while the analyzers ran: what a message costs, whatever the load
@@ -223,14 +249,15 @@ def main() -> None:
         return
     print(f"{'analyzers':>9} {'panel':>5} {'offered':>8} {'msg/s':>6} {'acked':>7} {'stored':>7} {'loss':>5} "
           f"{'results/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'srv p50':>7} {'srv p99':>7} {'RSS MB':>7} "
-          f"{'main µs':>7} {'child µs':>8} {'gen µs':>6}")
+          f"{'main µs':>7} {'child µs':>8} {'gen µs':>6} {'WAL MB':>6}")
     for r in rows:
         offered = f"{r['offered']:.0f}" if r["offered"] else "max"
         print(f"{r['analyzers']:>9} {r['panel']:>5} {offered:>8} {r['messages_per_s']:>6.0f} {r['messages_acked']:>7} "
               f"{r['results_stored']:>7} "
               f"{'none' if r['zero_loss'] else 'LOSS':>5} {r['results_per_s']:>10.0f} {r['p50_ms']:>7.1f} "
               f"{r['p99_ms']:>7.1f} {r['server_p50_ms']:>7.1f} {r['server_p99_ms']:>7.1f} {r['serve_rss_mb']:>7.0f} "
-              f"{r['main_us_per_msg']:>7.0f} {r['writer_us_per_msg']:>8.0f} {r['generator_us_per_msg']:>6.0f}")
+              f"{r['main_us_per_msg']:>7.0f} {r['writer_us_per_msg']:>8.0f} {r['generator_us_per_msg']:>6.0f} "
+              f"{r['wal_peak_mb']:>6.0f}")
     for line in FAILURES[:20]:
         print("  stopped early:", line)
 

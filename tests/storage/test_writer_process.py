@@ -209,6 +209,58 @@ def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeM
     conn.close()
 
 
+def _wal_after_steady_commits(tmp_path: Path, make_message: MakeMessage, name: str, restart_frames: int,
+                               hold_reader: bool = False) -> tuple[int, WalCheckpointer, Store]:
+    """Commit 4,000 messages back to back, as a busy writer child does, with the checkpointer
+    running; return the WAL file's size at the end."""
+    store = Store(open_engine(None, path=tmp_path / name, key=bytes(32)))
+    store.migrate()
+    target = writer_target(store.engine)
+    assert target is not None
+    conn = open_raw(target)
+    reader = None
+    if hold_reader:  # a long read (an export, say) pins an old snapshot the whole time
+        reader = open_raw(target)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM results").fetchone()
+    checkpointer = WalCheckpointer(lambda: open_raw(target), interval=0.005, restart_frames=restart_frames)
+    checkpointer.start()
+    sql = InboundSql.for_backend("sqlite")
+    try:
+        for i in range(0, 4000, 20):
+            _commit_raw(conn, sql, [to_wire(make_message(n, device=f"an-{n % 50}", results=4))
+                                    for n in range(i, i + 20)])
+            checkpointer.after_commit(conn)
+        size = (tmp_path / f"{name}-wal").stat().st_size
+    finally:
+        checkpointer.stop()
+        if reader is not None:
+            reader.execute("ROLLBACK")
+            reader.close()
+        conn.close()
+    assert not checkpointer.last_error
+    return size, checkpointer, store
+
+
+def test_the_wal_is_rewound_while_commits_never_stop(tmp_path: Path, make_message: MakeMessage) -> None:
+    """PASSIVE checkpoints alone never let the log start over under steady commits (it grew ~110 MB
+    a second at 10,000 results/s); the writer copying the short tail itself lets it rewind."""
+    grown, _, _ = _wal_after_steady_commits(tmp_path, make_message, "never.db", restart_frames=10**9)
+    bounded, checkpointer, store = _wal_after_steady_commits(tmp_path, make_message, "bounded.db",
+                                                             restart_frames=400)
+    assert checkpointer.rewinds >= 2
+    assert grown > 20_000_000, "without rewinds the WAL holds every frame ever written"
+    assert bounded < grown / 4, (bounded, grown)
+    assert store.count_results(ResultFilter()) == 16_000, "rewinding lost nothing"
+
+
+def test_a_long_reader_delays_the_rewind_but_never_the_writer(tmp_path: Path, make_message: MakeMessage) -> None:
+    _size, checkpointer, store = _wal_after_steady_commits(tmp_path, make_message, "pinned.db", restart_frames=400,
+                                                           hold_reader=True)
+    assert checkpointer.rewinds == 0, "frames the reader may still need cannot be overwritten"
+    assert store.count_results(ResultFilter()) == 16_000
+
+
 def test_the_child_encodes_timestamps_exactly_as_sqlalchemy_does(engine: sqlalchemy.Engine) -> None:
     """The child writes rows without SQLAlchemy; its encoders must equal the bind processors the
     Core path uses, or its rows would sort and compare differently (both backends)."""

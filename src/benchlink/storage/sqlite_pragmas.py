@@ -4,6 +4,9 @@ list, so the two can never disagree about journal mode, durability or locking.""
 
 from __future__ import annotations
 
+#: Bytes of WAL left on disk after the log is rewound (160 MiB).
+WAL_SIZE_LIMIT = 160 * 1024 * 1024
+
 
 def key_pragma(key_hex: str) -> str:
     """The raw-key form (``x'…'``) skips SQLCipher's passphrase KDF; never log this string."""
@@ -23,4 +26,7 @@ def connection_pragmas(cache_kib: int = 65536, wal_autocheckpoint: int = 1000) -
         f"PRAGMA cache_size=-{int(cache_kib)}",
         "PRAGMA temp_store=MEMORY",
         f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}",
+        # After a burst the WAL file keeps its largest size until it is rewound; this cuts it back
+        # then (a little above the checkpointer's rewind point, so a busy writer never re-extends it).
+        f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}",
     ]

@@ -165,7 +165,7 @@ def child_entry() -> None:
     def commit(batch: Sequence[WireMessage]) -> list[CommitOutcome]:
         outcomes = _commit_raw(conn, sql, batch)
         if checkpointer is not None:
-            checkpointer.poke()
+            checkpointer.after_commit(conn)
         return outcomes
 
     if checkpointer is not None:
