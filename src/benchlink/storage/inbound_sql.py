@@ -54,7 +54,7 @@ class InboundMessage:
             raise TypeError(f"InboundMessage.data must be bytes, got {type(self.data).__name__}")
 
 
-#: A message as plain tuples, cheap to pickle: (device, protocol, data, received_at, results, link_meta
+#: A message as plain tuples, cheap to pickle: (device, protocol, data, received_at as naive UTC, results, link_meta
 #: JSON, decode_status, error, session); each result in :data:`RESULT_COLUMNS` order from
 #: ``sample_id`` to ``kind`` (kind as text), then ``observed_at`` (a datetime, not yet encoded) and
 #: ``instrument``.
@@ -70,7 +70,10 @@ def _wire_result(r: Result) -> tuple[Any, ...]:
 
 def to_wire(msg: InboundMessage) -> WireMessage:
     meta = json.dumps(dict(msg.link_meta), sort_keys=True, default=str) if msg.link_meta else "{}"
-    return (msg.device, msg.protocol, bytes(msg.data), msg.received_at, [_wire_result(r) for r in msg.results],
+    # Naive UTC binds exactly as the aware value does, and pickles without its tzinfo object: pickling
+    # a timezone goes through copyreg's Python-level slot lookup, 2 % of serve's main thread at load.
+    received_at = naive_utc(msg.received_at)
+    return (msg.device, msg.protocol, bytes(msg.data), received_at, [_wire_result(r) for r in msg.results],
             meta, msg.decode_status, msg.error, msg.session)
 
 
