@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -209,8 +210,21 @@ def test_checkpoints_run_off_the_commit_path(tmp_path: Path, make_message: MakeM
     conn.close()
 
 
+class _TailCopyFails:
+    """The writer's connection, except that its own checkpoint hits a disk error."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if "wal_checkpoint" in sql:
+            raise OSError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+
 def _wal_after_steady_commits(tmp_path: Path, make_message: MakeMessage, name: str, restart_frames: int,
-                               hold_reader: bool = False) -> tuple[int, WalCheckpointer, Store]:
+                               hold_reader: bool = False, tail_fails: bool = False,
+                               ) -> tuple[int, WalCheckpointer, Store]:
     """Commit 4,000 messages back to back, as a busy writer child does, with the checkpointer
     running; return the WAL file's size at the end."""
     store = Store(open_engine(None, path=tmp_path / name, key=bytes(32)))
@@ -230,7 +244,7 @@ def _wal_after_steady_commits(tmp_path: Path, make_message: MakeMessage, name: s
         for i in range(0, 4000, 20):
             _commit_raw(conn, sql, [to_wire(make_message(n, device=f"an-{n % 50}", results=4))
                                     for n in range(i, i + 20)])
-            checkpointer.after_commit(conn)
+            checkpointer.after_commit(_TailCopyFails(conn) if tail_fails else conn)
         size = (tmp_path / f"{name}-wal").stat().st_size
     finally:
         checkpointer.stop()
@@ -238,7 +252,7 @@ def _wal_after_steady_commits(tmp_path: Path, make_message: MakeMessage, name: s
             reader.execute("ROLLBACK")
             reader.close()
         conn.close()
-    assert not checkpointer.last_error
+    assert tail_fails or not checkpointer.last_error
     return size, checkpointer, store
 
 
@@ -258,6 +272,14 @@ def test_a_long_reader_delays_the_rewind_but_never_the_writer(tmp_path: Path, ma
     _size, checkpointer, store = _wal_after_steady_commits(tmp_path, make_message, "pinned.db", restart_frames=400,
                                                            hold_reader=True)
     assert checkpointer.rewinds == 0, "frames the reader may still need cannot be overwritten"
+    assert store.count_results(ResultFilter()) == 16_000
+
+
+def test_a_failing_tail_copy_never_fails_a_committed_batch(tmp_path: Path, make_message: MakeMessage) -> None:
+    """``after_commit`` runs after COMMIT: raising there would fail (and retry) messages that are stored."""
+    _size, checkpointer, store = _wal_after_steady_commits(tmp_path, make_message, "failing.db", restart_frames=400,
+                                                           tail_fails=True)
+    assert "disk I/O error" in checkpointer.last_error and checkpointer.rewinds == 0
     assert store.count_results(ResultFilter()) == 16_000
 
 

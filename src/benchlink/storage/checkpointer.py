@@ -91,7 +91,11 @@ class WalCheckpointer:
         if not self._tail_ready:
             return
         self._tail_ready = False
-        busy, log, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        try:
+            busy, log, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except Exception as exc:  # noqa: BLE001 - the batch is committed already; it must not fail now
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return
         if not busy and log == copied:
             self.rewinds += 1
 
