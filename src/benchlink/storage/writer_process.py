@@ -163,10 +163,7 @@ def child_entry() -> None:
                     if sql.dialect_name == "sqlite" else None)
 
     def commit(batch: Sequence[WireMessage]) -> list[CommitOutcome]:
-        outcomes = _commit_raw(conn, sql, batch)
-        if checkpointer is not None:
-            checkpointer.after_commit(conn)
-        return outcomes
+        return _commit_raw(conn, sql, batch)
 
     if checkpointer is not None:
         checkpointer.start()
@@ -185,6 +182,9 @@ def child_entry() -> None:
                 _send(replies, ("done", [_encode_settled(s) for s in settled]))
             except OSError:
                 break
+            if checkpointer is not None:
+                # After the reply, so the WAL tail it may copy never delays this batch's ACKs.
+                checkpointer.after_commit(conn)
     finally:
         if checkpointer is not None:
             checkpointer.stop()
