@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,8 +86,34 @@ def demo_home(tmp_path: Path) -> Path:
 def x_env(x_display: str, tmp_path: Path, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"QT_QPA_PLATFORM", "WAYLAND_DISPLAY"}}
     env.update(DISPLAY=x_display, BENCHLINK_HOME=str(home), BENCHLINK_NO_KEYRING="1",
-               BENCHLINK_KEY_FILE=str(tmp_path / "benchlink.key"))
+               BENCHLINK_KEY_FILE=str(tmp_path / "benchlink.key"),
+               # A bus that is not there: libdbus then fails at once instead of autolaunching a session
+               # bus for the bare X server, whose accessibility and portal calls wait 25 s each for
+               # services no test machine runs.
+               DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path / 'no-session-bus'}",
+               # A hung app is sent SIGABRT (run_app); faulthandler then prints every thread's stack.
+               PYTHONFAULTHANDLER="1")
     return env
+
+
+def run_app(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run the app; if it outlives `timeout`, fail with each thread's stack rather than a bare timeout."""
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pytest.fail(f"the app was still running after {timeout:.0f} s; its threads when stopped:\n{err}\n"
+                    f"stdout:\n{out}")
+    # A stop that took over 20 s but ended: the app left its threads' stacks (runtime.stall_report).
+    for report in (Path(env["BENCHLINK_HOME"]) / "logs").glob("stall-*.txt"):
+        warnings.warn(f"the app's stop stalled:\n{report.read_text(encoding='utf-8')}", stacklevel=2)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def assert_not_blank(path: Path) -> QImage:
@@ -102,8 +130,7 @@ def test_main_window_screenshot(x_display: str, tmp_path: Path, qapp: object) ->
     home = demo_home(tmp_path)
     out = tmp_path / "main-window.png"
     env = x_env(x_display, tmp_path, home)
-    proc = subprocess.run(_command(home, out), env=env, capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
+    proc = run_app(_command(home, out), env, tmp_path, timeout=120)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert out.exists(), proc.stderr
 
@@ -133,8 +160,8 @@ def test_every_main_panel_screenshot(x_display: str, tmp_path: Path, qapp: objec
     home = demo_home(tmp_path)
     out = tmp_path / "shots"
     script = Path(__file__).with_name("panel_shots.py")
-    proc = subprocess.run([sys.executable, str(script), str(out), str(home)], env=x_env(x_display, tmp_path, home),
-                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    proc = run_app([sys.executable, str(script), str(out), str(home)], x_env(x_display, tmp_path, home), tmp_path,
+                   timeout=150)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     names = sorted(p.name for p in out.glob("*.png"))
     expected = sorted(["main-window.png", "main-window-dark.png", "dialog-device.png", "dialog-export.png",

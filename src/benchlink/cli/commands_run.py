@@ -78,10 +78,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = _prepare_first_start(settings)
     configure_logging(settings.log_dir, level=settings.log_level)
+    from benchlink.runtime import stall_report
     from benchlink.runtime.event_loop import run
 
-    return int(friendly(lambda: run(_serve(settings, args.duration, getattr(args, "user", None)),
-                                    settings.event_loop)))
+    try:
+        return int(friendly(lambda: run(_serve(settings, args.duration, getattr(args, "user", None)),
+                                        settings.event_loop)))
+    finally:
+        stall_report.disarm()  # armed when the stop began (_serve); covers the loop's own shutdown too
 
 
 async def _serve(settings: Settings, duration: float | None, user: str | None = None) -> int:
@@ -114,6 +118,9 @@ async def _serve(settings: Settings, duration: float | None, user: str | None = 
             await stop.wait()
     except TimeoutError:
         pass
+    from benchlink.runtime import stall_report
+
+    stall_report.arm(settings.log_dir, "serve-stop")
     watcher.cancel()
     await engine.stop()
     print("benchlink: stopped cleanly", file=sys.stderr, flush=True)

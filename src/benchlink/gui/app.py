@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication
 from benchlink.gui.engine_host import EngineHost
 from benchlink.gui.main_window import MainWindow
 from benchlink.gui.queries import QueryRunner
+from benchlink.runtime import stall_report
 
 if TYPE_CHECKING:
     from benchlink.runtime.engine import Engine
@@ -188,6 +189,8 @@ async def _run_window(
     try:
         await closed.wait()
     finally:
+        # Disarmed in run_gui once the store is closed: the watch covers every step of the stop.
+        stall_report.arm(engine.settings.log_dir, "gui-close")
         wakeup.stop()
         signal.signal(signal.SIGINT, previous_sigint)
         if quitter is not None and not quitter.done():
@@ -228,3 +231,4 @@ def run_gui(settings: Settings, screenshot: Path | None = None, quit_after: floa
             host.stop()  # a no-op after a clean close; ends the thread if the Qt loop died early
     finally:
         store.engine.dispose()  # close pooled connections before the process exits
+        stall_report.disarm()

@@ -528,6 +528,21 @@ def _recent_log(log_dir: Path, limit: int = BUNDLE_LOG_LINES) -> str:
     return "\n".join(_scrub_log_line(line) for line in lines[-limit:]) + ("\n" if lines else "")
 
 
+def _stall_reports(log_dir: Path, limit: int = 3) -> dict[str, str]:
+    """The newest reports of a stop that hung (runtime.stall_report): stacks only, scrubbed anyway."""
+    from benchlink.runtime.stall_report import REPORT_GLOB
+
+    try:
+        files = sorted(log_dir.glob(REPORT_GLOB), key=lambda p: p.stat().st_mtime)[-limit:]
+    except OSError:
+        return {}
+    reports: dict[str, str] = {}
+    for path in files:
+        with contextlib.suppress(OSError):
+            reports[f"logs/{path.name}"] = scrub_text(path.read_text(encoding="utf-8", errors="replace"))
+    return reports
+
+
 def _device_counters(settings: Settings) -> dict[str, Any]:
     from benchlink.runtime.engine import read_status
 
@@ -588,6 +603,7 @@ def write_bundle(
         "plugins.json": json.dumps(_plugin_rows(plugins), indent=1),
         "counters.json": json.dumps(_device_counters(settings), indent=1, default=str),
         "logs/benchlink-recent.jsonl": _recent_log(settings.log_dir),
+        **_stall_reports(settings.log_dir),
     }
     for member, text in members.items():
         for secret in secrets:
