@@ -85,7 +85,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return int(friendly(lambda: run(_serve(settings, args.duration, getattr(args, "user", None)),
                                         settings.event_loop)))
     finally:
-        stall_report.disarm()  # armed when the stop began (_serve); covers the loop's own shutdown too
+        stall_report.disarm_at_exit()  # armed when the stop began (_serve); covers the loop's and Python's shutdown
 
 
 async def _serve(settings: Settings, duration: float | None, user: str | None = None) -> int:

@@ -231,4 +231,4 @@ def run_gui(settings: Settings, screenshot: Path | None = None, quit_after: floa
             host.stop()  # a no-op after a clean close; ends the thread if the Qt loop died early
     finally:
         store.engine.dispose()  # close pooled connections before the process exits
-        stall_report.disarm()
+        stall_report.disarm_at_exit()

@@ -13,6 +13,7 @@ faulthandler has one such timer per process, hence one watch at a time, kept at 
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import os
 from pathlib import Path
@@ -66,3 +67,12 @@ def disarm() -> Path | None:
     _log.warning("stop_stalled", seconds=after, report=str(path),
                  fix="send `benchlink doctor --bundle` to support: it includes this report")
     return path
+
+
+def disarm_at_exit() -> None:
+    """Keep watching through the interpreter's own shutdown, then disarm.
+
+    Python joins every worker thread (thread pools' included) before it runs atexit callbacks, so a
+    worker stuck in a query holds the process there, after the app's own stop code has returned.
+    """
+    atexit.register(disarm)
