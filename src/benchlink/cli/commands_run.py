@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,37 @@ def _prepare_first_start(settings: Settings) -> Settings:
     return settings
 
 
+@contextlib.contextmanager
+def _one_engine(settings: Settings, what: str) -> Iterator[bool]:
+    """Hold the home's engine lock for the block; yields True (after saying why) when it is taken."""
+    from benchlink.runtime.instance_lock import InstanceLock, InstanceLockedError
+
+    lock = InstanceLock(settings.home, what)
+    try:
+        lock.acquire()
+    except InstanceLockedError as exc:
+        print(f"benchlink: {exc}", file=sys.stderr)
+        yield True
+        return
+    except OSError as exc:
+        print(f"benchlink: cannot create {lock.path}: {exc.strerror}; check that the home folder is writable",
+              file=sys.stderr)
+        yield True
+        return
+    try:
+        yield False
+    finally:
+        lock.release()
+
+
 def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
     from benchlink.gui.app import run_gui
 
     settings = _prepare_first_start(settings)
-    return int(friendly(lambda: run_gui(settings, screenshot=args.screenshot, quit_after=args.quit_after)))
+    with _one_engine(settings, "the Benchlink window") as refused:
+        if refused:
+            return 2
+        return int(friendly(lambda: run_gui(settings, screenshot=args.screenshot, quit_after=args.quit_after)))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,8 +109,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from benchlink.runtime.event_loop import run
 
     try:
-        return int(friendly(lambda: run(_serve(settings, args.duration, getattr(args, "user", None)),
-                                        settings.event_loop)))
+        with _one_engine(settings, "benchlink serve") as refused:
+            if refused:
+                return 2
+            return int(friendly(lambda: run(_serve(settings, args.duration, getattr(args, "user", None)),
+                                            settings.event_loop)))
     finally:
         stall_report.disarm_at_exit()  # armed when the stop began (_serve); covers the loop's and Python's shutdown
 
@@ -111,6 +141,9 @@ async def _serve(settings: Settings, duration: float | None, user: str | None = 
     watcher = asyncio.create_task(engine.watch_config())
     for snap in engine.snapshots():
         print(f"benchlink: {snap.name}: {snap.state} {snap.reason}", file=sys.stderr, flush=True)
+    for name, reason in engine.not_started.items():
+        print(f"benchlink: {name}: NOT STARTED: {reason}; fix the [[device]] entry in {settings.config_file} "
+              "(it is re-read within seconds)", file=sys.stderr, flush=True)
     try:
         if duration is not None:
             await asyncio.wait_for(stop.wait(), duration)
@@ -233,4 +266,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         c = d.get("counters", {})
         print(f"{d['name']:<20} {d['state']:<11} {c.get('messages', 0):>8} {c.get('results', 0):>8} "
               f"{c.get('errors', 0):>6}  {d.get('reason', '')}")
-    return 0 if running else 1
+    not_started = status.get("not_started")
+    for name, reason in (not_started.items() if isinstance(not_started, dict) else ()):
+        print(f"{name:<20} {'not started':<11} {'-':>8} {'-':>8} {'-':>6}  {reason}")
+    # Non-zero for monitoring when serve is down or a configured analyzer is not even being listened to.
+    return 0 if running and not not_started else 1

@@ -43,6 +43,9 @@ class Engine:
         self.worklist = Worklist(store.engine)
         self.orders = OrderService(self.worklist)
         self.runners: dict[str, DeviceRunner] = {}
+        #: Configured devices that could not start (unknown driver, bad profile): name -> reason.
+        #: Kept so serve's console and `benchlink status` say so, not only the log file.
+        self.not_started: dict[str, str] = {}
         self.demo_interval = demo_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -69,7 +72,7 @@ class Engine:
             try:
                 runner = self._make_runner(config)
             except (KeyError, ValueError) as exc:
-                log.error("device not started", device=config.name, error=str(exc))
+                self._not_started(config.name, exc)
                 continue
             self.runners[config.name] = runner
             await runner.start()
@@ -109,6 +112,11 @@ class Engine:
         self._write_status()
         log.info("engine stopped")
 
+    def _not_started(self, name: str, exc: Exception) -> None:
+        reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        self.not_started[name] = reason
+        log.error("device not started", device=name, error=reason)
+
     def snapshots(self) -> list[DeviceSnapshot]:
         return [runner.health.snapshot() for runner in list(self.runners.values())]  # GUI reads from its thread
 
@@ -116,6 +124,8 @@ class Engine:
         """Bring the running devices in line with a new configuration, touching only the
         devices whose configuration changed; returns the names restarted, added or removed."""
         wanted = {d.name: d for d in devices}
+        for name in [n for n in self.not_started if n not in wanted]:
+            del self.not_started[name]
         changed: list[str] = []
         for name in [n for n in self.runners if n not in wanted and n != DEMO_DEVICE]:
             await self.runners.pop(name).stop()
@@ -130,10 +140,11 @@ class Engine:
             try:
                 runner = self._make_runner(config)
             except (KeyError, ValueError) as exc:
-                log.error("device not started", device=name, error=str(exc))
+                self._not_started(name, exc)
                 self.runners.pop(name, None)
                 changed.append(name)
                 continue
+            self.not_started.pop(name, None)
             self.runners[name] = runner
             await runner.start()
             changed.append(name)
@@ -219,6 +230,7 @@ class Engine:
             "event_loop": running_loop_name(),
             "commit_latency_ms": self.commit_latency_ms(),
             "devices": [s.as_json() for s in self.snapshots()],
+            "not_started": dict(self.not_started),
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
