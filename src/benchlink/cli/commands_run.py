@@ -68,20 +68,22 @@ def _prepare_first_start(settings: Settings) -> Settings:
 
 
 @contextlib.contextmanager
-def _one_engine(settings: Settings, what: str) -> Iterator[bool]:
-    """Hold the home's engine lock for the block; yields True (after saying why) when it is taken."""
+def _one_engine(settings: Settings, what: str, tell: Callable[[str], None] | None = None) -> Iterator[bool]:
+    """Hold the home's engine lock for the block; yields True (after saying why) when it is taken.
+
+    ``tell`` also shows the reason where stderr is not seen (the window, started from an icon).
+    """
     from benchlink.runtime.instance_lock import InstanceLock, InstanceLockedError
 
     lock = InstanceLock(settings.home, what)
     try:
         lock.acquire()
-    except InstanceLockedError as exc:
-        print(f"benchlink: {exc}", file=sys.stderr)
-        yield True
-        return
-    except OSError as exc:
-        print(f"benchlink: cannot create {lock.path}: {exc.strerror}; check that the home folder is writable",
-              file=sys.stderr)
+    except (InstanceLockedError, OSError) as exc:
+        reason = (str(exc) if isinstance(exc, InstanceLockedError) else
+                  f"cannot create {lock.path}: {exc.strerror}; check that the home folder is writable")
+        print(f"benchlink: {reason}", file=sys.stderr)
+        if tell is not None:
+            tell(reason)
         yield True
         return
     try:
@@ -91,10 +93,12 @@ def _one_engine(settings: Settings, what: str) -> Iterator[bool]:
 
 
 def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
-    from benchlink.gui.app import run_gui
+    from benchlink.gui.app import run_gui, show_start_refused
 
     settings = _prepare_first_start(settings)
-    with _one_engine(settings, "the Benchlink window") as refused:
+    # Unattended runs (--quit-after: docs, tests) must not wait on a dialog nobody will close.
+    tell = show_start_refused if args.quit_after is None else None
+    with _one_engine(settings, "the Benchlink window", tell) as refused:
         if refused:
             return 2
         return int(friendly(lambda: run_gui(settings, screenshot=args.screenshot, quit_after=args.quit_after)))

@@ -211,6 +211,14 @@ async def _settle(started: asyncio.Future[None]) -> Exception | None:
     return None
 
 
+def show_start_refused(reason: str) -> None:
+    """The window could not start: say why in a dialog, since a start from an icon has no console."""
+    from PySide6.QtWidgets import QMessageBox
+
+    make_application()
+    QMessageBox.critical(None, APP_NAME, f"Benchlink cannot start.\n\n{reason[:1].upper()}{reason[1:]}")
+
+
 def run_gui(settings: Settings, screenshot: Path | None = None, quit_after: float | None = None) -> int:
     """Run the desktop app until its window closes; returns the process exit code.
 

@@ -64,7 +64,7 @@ class InstanceLock:
             file.close()
             raise InstanceLockedError(
                 f"{_holder(self.path)} is already running on {self.path.parent}; two engines on one home "
-                "would fight over the same analyzers. Stop it first, or give this one its own folder with --home")
+                "would fight over the same analyzers. Stop it first, or give this one its own folder with --home.")
         self._file = file
         holder = {"pid": os.getpid(), "what": self._what}
         self.path.with_name(HOLDER_NAME).write_text(json.dumps(holder), encoding="utf-8")
