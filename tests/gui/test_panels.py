@@ -225,6 +225,22 @@ def test_export_dialog_writes_marks_and_can_be_cancelled(
     close_window(qtbot, window)
 
 
+def test_every_export_dialog_shortcut_label_focuses_its_field(qtbot: Any, tmp_path: Path, store: Store) -> None:
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    from benchlink.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(store, ResultFilter(), default_dir=tmp_path, actor="alice")
+    qtbot.addWidget(dialog)
+    form = next(item for item in dialog.layout().children() if isinstance(item, QFormLayout))
+    labels = [form.itemAt(row, QFormLayout.ItemRole.LabelRole) for row in range(form.rowCount())]
+    with_shortcut = [w for item in labels if item is not None and isinstance(w := item.widget(), QLabel)
+                     and "&" in w.text()]
+    assert [w.text() for w in with_shortcut] == ["&Format", "&Save to"]
+    # Without a buddy Qt draws the "&" literally and Alt+S does nothing.
+    assert [w.buddy() for w in with_shortcut] == [dialog.format, dialog.destination]
+
+
 def test_run_export_hl7_batch_counts_rows(tmp_path: Path, store: Store) -> None:
     seed_results(store, 8, per_message=4)
     progress: list[int] = []

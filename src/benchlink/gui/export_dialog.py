@@ -188,7 +188,10 @@ class ExportDialog(QDialog):
         form.addRow("&Format", self.format)
         form.addRow("Results", self.filter_text)
         form.addRow("", self.only_new)
-        form.addRow("&Save to", dest_row)
+        # A text label beside a layout has no buddy, so its mnemonic shows as a literal "&".
+        save_label = QLabel("&Save to", self)
+        save_label.setBuddy(self.destination)
+        form.addRow(save_label, dest_row)
         form.addRow("", self.mark)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
