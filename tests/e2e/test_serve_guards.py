@@ -60,3 +60,15 @@ def test_a_device_that_cannot_start_is_said_on_the_console_and_in_status(tmp_pat
         err = _stop(proc)
     assert "chem-x: NOT STARTED: no driver named 'astmm'; installed drivers:" in err
     assert f"fix the [[device]] entry in {home / 'config.toml'}" in err
+
+
+def test_start_mistakes_get_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    negative = benchlink(home, "serve", "--duration", "-1", check=False)
+    assert negative.returncode == 2 and "must be more than 0 seconds" in negative.stderr
+    refused = benchlink(home, "simulate", "--connect", f"127.0.0.1:{free_port()}", "--count", "1", check=False)
+    assert refused.returncode == 1 and "Connection refused; is `benchlink serve`" in refused.stderr
+    profile = benchlink(home, "simulate", "--connect", "127.0.0.1:1", "--profile", "nosuch", check=False)
+    listed = profile.stderr.split("available: ", 1)[1].strip().split(", ")
+    assert profile.returncode == 2 and listed == sorted(set(listed)) and "generic-astm" in listed

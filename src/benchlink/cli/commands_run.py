@@ -28,7 +28,7 @@ def register(sub: Any, common: Common) -> None:
 
     serve = sub.add_parser("serve", help="run the engine headless for the configured devices")
     common(serve)
-    serve.add_argument("--duration", type=float, help="stop after this many seconds (tests, soaks)")
+    serve.add_argument("--duration", type=_positive_seconds, help="stop after this many seconds (tests, soaks)")
     serve.set_defaults(handler=cmd_serve)
 
     sim = sub.add_parser("simulate", help="act as an analyzer and send ASTM results to a Benchlink")
@@ -57,6 +57,16 @@ def register(sub: Any, common: Common) -> None:
     common(status)
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds (leave it out to run until stopped)")
+    return value
 
 
 def _prepare_first_start(settings: Settings) -> Settings:
@@ -181,8 +191,8 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     profiles = PluginManager().simulator_profiles()
     if args.profile != "generic-astm" and args.profile not in profiles:
-        print(f"benchlink simulate: no profile {args.profile!r}; available: generic-astm, "
-              f"{', '.join(sorted(profiles))}", file=sys.stderr)
+        available = sorted({"generic-astm", *profiles})  # a plugin may also register generic-astm
+        print(f"benchlink simulate: no profile {args.profile!r}; available: {', '.join(available)}", file=sys.stderr)
         return 2
     try:
         fault = Fault(args.fault)
@@ -228,7 +238,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 await channel.close()
         except (OSError, TimeoutError) as exc:
-            print(f"benchlink simulate: analyzer {index}: {exc}", file=sys.stderr)
+            hint = ("; is `benchlink serve` (or the window) running, and is this the port in its config?"
+                    if isinstance(exc, ConnectionRefusedError) else "")
+            print(f"benchlink simulate: analyzer {index}: {exc}{hint}", file=sys.stderr)
         return report
 
     async def run_all() -> list[SimulationReport]:

@@ -195,10 +195,23 @@ class Engine:
         else:
             runner.health.set_state(DeviceState.DISABLED, "disconnected by operator")
 
+    def _next_demo_index(self) -> int:
+        """One past the newest demo sample stored: a restarted demo sends new samples, where starting
+        at 1 again re-sent identical messages that were only logged as duplicates (no new results)."""
+        from benchlink.storage.store import ResultFilter
+
+        newest = self.store.results_page(ResultFilter(device=DEMO_DEVICE), limit=1)
+        digits = newest[0].sample_id.removeprefix("DEMO") if newest else ""
+        return int(digits) + 1 if digits.isdigit() else 1
+
     async def _demo_loop(self) -> None:
         runner = self.runners[DEMO_DEVICE]
         await runner.listening.wait()
-        index = 1
+        try:
+            index = await asyncio.get_running_loop().run_in_executor(None, self._next_demo_index)
+        except Exception as exc:  # noqa: BLE001 - a demo that starts over still demonstrates
+            log.warning("demo analyzer starts at sample 1", error_type=type(exc).__name__)
+            index = 1
         while True:
             try:
                 await simulate_tcp("127.0.0.1", runner.port, count=1, start=index, prefix="DEMO", seed=index)
