@@ -72,3 +72,17 @@ def test_start_mistakes_get_one_line_that_says_what_to_do(tmp_path: Path) -> Non
     profile = benchlink(home, "simulate", "--connect", "127.0.0.1:1", "--profile", "nosuch", check=False)
     listed = profile.stderr.split("available: ", 1)[1].strip().split(", ")
     assert profile.returncode == 2 and listed == sorted(set(listed)) and "generic-astm" in listed
+
+
+def test_a_port_taken_by_another_program_is_named_with_the_remedy(tmp_path: Path) -> None:
+    import socket
+
+    home = tmp_path / "home"
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        write_tcp_config(home, port)
+        out = benchlink(home, "serve", "--duration", "1", timeout=60)
+    assert (f"chem-1: error cannot listen on 127.0.0.1:{port}: another program already uses port {port}; "
+            "stop it, or choose another port here and on the analyzer") in out.stderr

@@ -7,6 +7,7 @@ A device's failures stay inside its own task; the engine only ever sees its snap
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
 import time
 from collections.abc import Coroutine
@@ -48,6 +49,20 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+def listen_failure(host: str, port: int, exc: OSError) -> str:
+    """The device's error line when its listening socket cannot open, with what to do about it.
+
+    asyncio's own text ("error while attempting to bind on address (...): address already in use")
+    repeats the address and names no remedy.
+    """
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {host}:{port}: another program already uses port {port}; stop it, or choose "
+                "another port here and on the analyzer")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}:{port}: {host} is not an address of this PC; use one it has, or 0.0.0.0"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 class DeviceRunner:
@@ -110,7 +125,7 @@ class DeviceRunner:
                 self._server = await start_tcp_server(t.host, 0, self._on_channel)
                 self._listening_on(t.host)
                 return
-            self.health.set_state(DeviceState.ERROR, f"cannot listen on {t.host}:{t.port}: {exc.strerror or exc}")
+            self.health.set_state(DeviceState.ERROR, listen_failure(t.host, t.port, exc))
             log.error("listen failed", device=self.config.name, host=t.host, port=t.port, error=str(exc))
             return
         self._listening_on(t.host)
