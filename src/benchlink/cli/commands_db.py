@@ -274,6 +274,21 @@ def cmd_db_prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --------------------------------------------------------------------------- mappings
+def _warn_unknown_devices(settings: Settings, devices: list[str], *, command: str) -> None:
+    """Mappings for a misspelt device never apply; the orders command's warning says so the same way."""
+    from benchlink.cli.commands_orders import warn_unknown_devices
+
+    warn_unknown_devices(settings, devices, command=command)
+
+
+def _csv_devices(path: Path) -> list[str]:
+    """The device column of a mappings file the import has just accepted (so it parses)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [(row.get("device") or "").strip() for row in csv.DictReader(handle)]
+
+
 def cmd_mappings_list(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
         maps = _store(settings).mappings()
@@ -303,6 +318,7 @@ def cmd_mappings_set(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(f"{row.device}/{row.instrument_code} -> {row.lis_code} (version {row.version}); "
                   "run `benchlink replay` to apply it to stored results")
+        _warn_unknown_devices(settings, [args.device], command="mappings set")
         return 0
 
     return _run(run)
@@ -313,6 +329,7 @@ def cmd_mappings_import(args: argparse.Namespace, settings: Settings) -> int:
         store = _store(settings)
         changed, unchanged = store.mappings().import_csv(args.file, actor=_editor(args, settings, store))
         print(f"imported {args.file}: {changed} changed, {unchanged} unchanged")
+        _warn_unknown_devices(settings, _csv_devices(args.file), command="mappings import")
         return 0
 
     return _run(run)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchlink.cli.errors import friendly
 from benchlink.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from benchlink.storage.worklist import EntryReport
 
 Common = Callable[[argparse.ArgumentParser], None]
 
@@ -51,17 +55,58 @@ def _worklist(settings: Settings, args: argparse.Namespace | None = None) -> Any
     return Worklist(store.engine)
 
 
+DEMO_DEVICE = "demo-analyzer"  # built in (``--demo``): always a known name
+LISTED_NOTES = 10  # notes printed per kind; the rest are counted
+
+
+def known_devices(settings: Settings) -> list[str]:
+    return sorted({d.name for d in settings.devices} | {DEMO_DEVICE})
+
+
+def warn_unknown_devices(settings: Settings, devices: Iterable[str], *, command: str) -> None:
+    """A misspelt device name is saved as typed and then never matches a device, so the operator
+    hears of it now; a name for a device that is configured later is legitimate, hence no refusal."""
+    known = known_devices(settings)
+    for device in sorted(set(devices) - set(known) - {"", "*"}):
+        close = difflib.get_close_matches(device, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"benchlink {command}: warning: no configured device is named {device!r} (configured: "
+              f"{', '.join(known)}{hint}), so this reaches no device until one is. If it is a typo, enter it "
+              f"again with the configured name; if that device is added later, name its [[device]] section "
+              f"in {settings.config_file} {device!r}.", file=sys.stderr)
+
+
+def _print_notes(command: str, title: str, notes: Sequence[str]) -> None:
+    if not notes:
+        return
+    print(f"benchlink {command}: {title}:", file=sys.stderr)
+    for note in notes[:LISTED_NOTES]:
+        print(f"  {note}", file=sys.stderr)
+    if len(notes) > LISTED_NOTES:
+        print(f"  ...and {len(notes) - LISTED_NOTES} more", file=sys.stderr)
+
+
+def _report_left_out(command: str, report: EntryReport) -> None:
+    _print_notes(command, f"{len(report.already_open)} order(s) left out because the same order is still open "
+                 "(a test can be ordered again for a sample once its open order has a result)",
+                 report.already_open)
+    _print_notes(command, f"{len(report.repeated)} order(s) named more than once, entered once", report.repeated)
+
+
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    from benchlink.storage.worklist import WorklistError
+    from benchlink.storage.worklist import WorklistError, new_orders
 
     def run() -> int:
         try:
-            ids = _worklist(settings, args).add(args.sample_id, args.tests, priority=args.priority,
-                                          patient_id=args.patient_id, device=args.device)
+            orders = new_orders(args.sample_id, args.tests, priority=args.priority, patient_id=args.patient_id,
+                                device=args.device)
+            report = _worklist(settings, args).enter(orders)
         except WorklistError as exc:
             print(f"benchlink orders add: {exc}", file=sys.stderr)
             return 2
-        print(f"added {len(ids)} order(s) for sample {args.sample_id}")
+        print(f"added {len(report.ids)} order(s) for sample {orders[0].sample_id}")
+        _report_left_out("orders add", report)
+        warn_unknown_devices(settings, report.devices, command="orders add")
         return 0
 
     return int(friendly(run))
@@ -72,11 +117,18 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     def run() -> int:
         try:
-            count = _worklist(settings, args).import_csv(args.file)
-        except (WorklistError, OSError, KeyError) as exc:
+            report = _worklist(settings, args).import_file(args.file)
+        except UnicodeDecodeError:
+            print(f"benchlink orders import: {args.file}: not UTF-8 text; nothing was imported. Save it as "
+                  "\"CSV UTF-8\" and import it again", file=sys.stderr)
+            return 2
+        except (WorklistError, OSError) as exc:
             print(f"benchlink orders import: {args.file}: {exc}", file=sys.stderr)
             return 2
-        print(f"imported {count} order(s) from {args.file}")
+        left_out = f"; {len(report.already_open)} already open, left as they are" if report.already_open else ""
+        print(f"imported {len(report.ids)} order(s) from {args.file}{left_out}")
+        _report_left_out("orders import", report)
+        warn_unknown_devices(settings, report.devices, command="orders import")
         return 0
 
     return int(friendly(run))

@@ -223,7 +223,7 @@ class OrdersPanel(QWidget):
                            lambda exc: self._import_failed(f"{path.name}: {exc}"))
 
     def _import_failed(self, text: str) -> None:
-        # Lines before the bad one may already be in (the worklist imports line by line): show them.
+        # An import is all or nothing, so nothing from this file is in; refresh in case others added orders.
         self.form_error.setText(text)
         self.refresh()
 
