@@ -9,13 +9,16 @@ from pathlib import Path
 
 from benchlink import __version__
 from benchlink.cli import commands_data, commands_db, commands_doctor, commands_orders, commands_run, commands_users
+from benchlink.cli.errors import EXIT_USAGE
 from benchlink.runtime.settings import ConfigError, Settings, load_settings
 
 
 def _options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--home", type=Path, default=default,
                         help="folder for config.toml, database, logs, exports (BENCHLINK_HOME)")
-    parser.add_argument("--config", type=Path, default=default, help="configuration file (default: HOME/config.toml)")
+    parser.add_argument("--config", type=Path, default=default,
+                        help="configuration file, which must exist (BENCHLINK_CONFIG; default: HOME/config.toml, "
+                        "absent on a first start)")
     parser.add_argument("--demo", action="store_true", default=default, help="add the built-in simulated analyzer")
     parser.add_argument("--user", default=default,
                         help="who runs a command that changes data (BENCHLINK_USER; password from BENCHLINK_PASSWORD "
@@ -59,6 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"benchlink: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     handler = args.handler
     return int(handler(args, settings))

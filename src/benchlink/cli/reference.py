@@ -11,6 +11,7 @@ import argparse
 import functools
 from collections.abc import Iterator
 
+from benchlink.cli.errors import EXIT_CODES
 from benchlink.cli.main import build_parser
 
 WIDTH = 100
@@ -21,9 +22,14 @@ INTRO = """\
 
 `benchlink` without a command opens the window. Every command accepts the global options
 `--home DIR`, `--config FILE` and `--demo` (see [Configuration](configuration.md) for precedence).
-Exit status is 0 on success; 2 for a usage or configuration error; 3 when the database key is
-missing or wrong; 1 when the command ran but found a problem (for example a failed check).
 """
+
+
+def exit_status_section() -> list[str]:
+    """The exit codes, from the one table the commands use, so a new code cannot go unlisted."""
+    out = ["## Exit status", "", "| status | meaning |", "|---|---|"]
+    out += [f"| {code} | {_escape(meaning)} |" for code, meaning in EXIT_CODES]
+    return [*out, ""]
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: str = "benchlink") -> Iterator[
@@ -75,7 +81,7 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
 
 def render_cli_reference() -> str:
     parser = build_parser()
-    out = [INTRO, "## Global options", "", "| option | meaning |", "|---|---|"]
+    out = [INTRO, *exit_status_section(), "## Global options", "", "| option | meaning |", "|---|---|"]
     for action in parser._actions:
         if action.option_strings and not isinstance(action, argparse._SubParsersAction):
             names = ", ".join(f"`{o}`" for o in action.option_strings)

@@ -16,7 +16,8 @@ def open_store(settings: Settings) -> Store:
     if settings.database_url and not settings.database_url.startswith("sqlite"):
         engine = open_engine(settings.database_url)
     else:
-        key = load_or_create_key(key_file=settings.key_file, use_keyring=settings.use_keyring)
+        key = load_or_create_key(key_file=settings.key_file, use_keyring=settings.use_keyring,
+                                 database=settings.database_path)
         engine = open_engine(None, path=settings.database_path, key=key)
     store = Store(engine)
     store.migrate()

@@ -23,6 +23,23 @@ DEMO_PORT = 15999
 
 WRITER_KINDS = ("process", "thread")
 EVENT_LOOPS = ("auto", "uvloop", "asyncio")  # runtime.event_loop resolves them
+LOG_LEVELS = ("debug", "info", "warning", "error")  # runtime.logging_setup maps them
+EXPORT_FORMATS = ("csv", "hl7")
+
+#: Every table of config.toml besides ``[[device]]`` and the keys it may hold. The file is checked
+#: against this before anything is used, so a typo stops Benchlink instead of quietly leaving a
+#: default in force. ``[security]`` is read by ``runtime.auth_service`` (which checks its values);
+#: it is listed here so that it is checked at every start. Plugins have no tables in this file:
+#: they configure devices through ``[[device]]`` (``driver``, ``profile``) and their own profile files.
+TABLE_KEYS: Mapping[str, frozenset[str]] = {
+    "database": frozenset({"url", "key_file", "use_keyring", "writer"}),
+    "serve": frozenset({"event_loop"}),
+    "log": frozenset({"level"}),
+    "status": frozenset({"port"}),
+    "export": frozenset({"folder", "format"}),
+    "security": frozenset({"idle_minutes", "min_password_length", "max_failures", "lockout_minutes"}),
+}
+DEVICE_TABLE = "device"
 
 
 class ConfigError(ValueError):
@@ -190,6 +207,71 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line it names") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path and its permissions") from exc
+
+
+def _known_tables() -> str:
+    return ", ".join(f"[{name}]" for name in sorted(TABLE_KEYS)) + f", [[{DEVICE_TABLE}]]"
+
+
+def check_tables(data: Mapping[str, Any], source: Path) -> None:
+    """Refuse unknown tables and keys: a misspelt setting would otherwise be ignored without a word."""
+    for name, value in data.items():
+        if name == DEVICE_TABLE:
+            continue  # parse_devices checks every device, its transport and its limits
+        if name not in TABLE_KEYS:
+            what = f"table [{name}]" if isinstance(value, dict) else f"top-level key {name!r}"
+            raise ConfigError(f"{source}: unknown {what}; known tables are {_known_tables()} "
+                              "(see docs/configuration.md)")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table (a line [{name}] followed by key = value lines)")
+        unknown = set(value) - TABLE_KEYS[name]
+        if unknown:
+            raise ConfigError(f"{source}: [{name}] unknown key(s) {sorted(unknown)}; "
+                              f"known keys are {sorted(TABLE_KEYS[name])}")
+
+
+def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = data.get(name, {})
+    return section if isinstance(section, dict) else {}
+
+
+def _string(section: Mapping[str, Any], table: str, key: str, source: Path) -> str:
+    value = section.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: [{table}].{key} = {value!r}: use a quoted string")
+    return value
+
+
+def _flag(section: Mapping[str, Any], table: str, key: str, default: bool, source: Path) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{source}: [{table}].{key} = {value!r}: use true or false (without quotes)")
+    return value
+
+
+def _choice(value: object, where: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed``; ``where`` names the table and key, or the environment variable."""
+    choice = str(value).strip().lower() if isinstance(value, str) else value
+    if choice not in allowed:
+        raise ConfigError(f"{where} = {value!r}: use one of {', '.join(allowed)}")
+    return str(choice)
+
+
+def _port(value: object, where: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+        raise ConfigError(f"{where} = {value!r}: use a TCP port between 1 and 65535, or 0 for off")
+    return value
+
+
+def _check_security_values(section: Mapping[str, Any], source: Path) -> None:
+    """Only the type here; the ranges belong to the security policy (runtime.auth_service)."""
+    for key, value in section.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{source}: [security].{key} = {value!r}: use a number")
 
 
 def _export_folder(section: Mapping[str, Any], source: Path) -> Path | None:
@@ -202,24 +284,39 @@ def _export_folder(section: Mapping[str, Any], source: Path) -> Path | None:
 
 
 def _export_format(section: Mapping[str, Any], source: Path) -> str:
-    fmt = str(section.get("format", "csv"))
-    if fmt not in ("csv", "hl7"):
-        raise ConfigError(f"{source}: [export].format = {fmt!r}: use \"csv\" or \"hl7\"")
-    return fmt
+    return _choice(section.get("format", "csv"), f"{source}: [export].format", EXPORT_FORMATS)
 
 
-def _writer_kind(value: object, source: Path) -> str:
-    kind = str(value)
-    if kind not in WRITER_KINDS:
-        raise ConfigError(f"{source}: [database].writer = {kind!r}: use \"process\" or \"thread\"")
-    return kind
+def _env_or_file(env: Mapping[str, str], var: str, data: Mapping[str, Any], table: str, key: str,
+                 default: object, source: Path) -> tuple[object, str]:
+    """The raw value and where it came from, so that an error names the variable or the file's key."""
+    if env.get(var):
+        return env[var], var
+    return _section(data, table).get(key, default), f"{source}: [{table}].{key}"
 
 
-def _event_loop(value: object, source: Path | str) -> str:
-    choice = str(value)
-    if choice not in EVENT_LOOPS:
-        raise ConfigError(f"{source}: [serve].event_loop = {choice!r}: use \"auto\", \"uvloop\" or \"asyncio\"")
-    return choice
+def _config_path(home: Path | None, config_file: Path | None, env: Mapping[str, str]) -> tuple[Path, str]:
+    """The config file and who chose it: ``""`` for the default location, which may be absent."""
+    if config_file is not None:
+        return config_file, "--config"
+    if env.get("BENCHLINK_CONFIG"):
+        return Path(env["BENCHLINK_CONFIG"]), "BENCHLINK_CONFIG"
+    if home is None:
+        return Path(platformdirs.user_config_dir("benchlink", "Benchlink")) / "config.toml", ""
+    return home / "config.toml", ""
+
+
+def _read_config(path: Path, chosen_by: str) -> dict[str, Any]:
+    """A missing default file is a first start; a missing file someone named is a mistake (a typo in
+    a service definition would otherwise run the demo analyzer instead of the lab's devices)."""
+    if not path.exists():
+        if chosen_by:
+            raise ConfigError(f"{path}: configuration file given by {chosen_by} does not exist; fix the path, "
+                              f"or leave out {chosen_by} to use the default HOME/config.toml")
+        return {}
+    data = read_toml(path)
+    check_tables(data, path)
+    return data
 
 
 def load_settings(
@@ -233,29 +330,31 @@ def load_settings(
     """Merge the four sources; arguments left as None fall through to the next source."""
     env = os.environ if environ is None else environ
     home = home or (Path(env["BENCHLINK_HOME"]) if env.get("BENCHLINK_HOME") else None)
-    if config_file is None and env.get("BENCHLINK_CONFIG"):
-        config_file = Path(env["BENCHLINK_CONFIG"])
-    if home is None:
-        home = default_home()
-        config_file = config_file or Path(platformdirs.user_config_dir("benchlink", "Benchlink")) / "config.toml"
-    config_file = config_file or home / "config.toml"
-    data: dict[str, Any] = read_toml(config_file) if config_file.exists() else {}
-    db_section = data.get("database", {})
-    key_file_text = env.get("BENCHLINK_KEY_FILE") or db_section.get("key_file", "")
+    config_file, chosen_by = _config_path(home, config_file, env)
+    home = home or default_home()
+    data = _read_config(config_file, chosen_by)
+    db_section = _section(data, "database")
+    _check_security_values(_section(data, "security"), config_file)
+    key_file_text = env.get("BENCHLINK_KEY_FILE") or _string(db_section, "database", "key_file", config_file)
+    file_url = _string(db_section, "database", "url", config_file)
+    keyring_on = _flag(db_section, "database", "use_keyring", True, config_file)
+
+    def pick(var: str, table: str, key: str, default: object) -> tuple[object, str]:
+        return _env_or_file(env, var, data, table, key, default, config_file)
+
     settings = Settings(
         home=home.expanduser().resolve(),
         config_file=config_file,
-        database_url=database_url or env.get("BENCHLINK_DATABASE_URL") or str(db_section.get("url", "")),
+        database_url=database_url or env.get("BENCHLINK_DATABASE_URL") or file_url,
         key_file=Path(key_file_text).expanduser() if key_file_text else None,
-        use_keyring=not _as_bool(env.get("BENCHLINK_NO_KEYRING", "0")) and bool(db_section.get("use_keyring", True)),
-        devices=parse_devices(data.get("device"), str(config_file)),
-        log_level=env.get("BENCHLINK_LOG_LEVEL") or str(data.get("log", {}).get("level", "info")),
-        status_port=int(env.get("BENCHLINK_STATUS_PORT") or data.get("status", {}).get("port", 0)),
-        export_folder=_export_folder(data.get("export", {}), config_file),
-        export_format=_export_format(data.get("export", {}), config_file),
-        writer=_writer_kind(env.get("BENCHLINK_WRITER") or db_section.get("writer", "process"), config_file),
-        event_loop=(_event_loop(env["BENCHLINK_EVENT_LOOP"], "BENCHLINK_EVENT_LOOP") if env.get("BENCHLINK_EVENT_LOOP")
-                    else _event_loop(data.get("serve", {}).get("event_loop", "auto"), config_file)),
+        use_keyring=keyring_on and not _as_bool(env.get("BENCHLINK_NO_KEYRING", "0")),
+        devices=parse_devices(data.get(DEVICE_TABLE), str(config_file)),
+        log_level=_choice(*pick("BENCHLINK_LOG_LEVEL", "log", "level", "info"), LOG_LEVELS),
+        status_port=_port(*pick("BENCHLINK_STATUS_PORT", "status", "port", 0)),
+        export_folder=_export_folder(_section(data, "export"), config_file),
+        export_format=_export_format(_section(data, "export"), config_file),
+        writer=_choice(*pick("BENCHLINK_WRITER", "database", "writer", "process"), WRITER_KINDS),
+        event_loop=_choice(*pick("BENCHLINK_EVENT_LOOP", "serve", "event_loop", "auto"), EVENT_LOOPS),
     )
     want_demo = demo if demo is not None else _as_bool(env.get("BENCHLINK_DEMO", "0"))
     if want_demo:

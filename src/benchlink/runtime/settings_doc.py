@@ -17,7 +17,14 @@ from typing import Any
 
 from benchlink.protocols.astm.tolerances import LinkTolerances
 from benchlink.runtime.limits import EdgeLimits
-from benchlink.runtime.settings import DeviceConfig, Settings, TransportConfig
+from benchlink.runtime.settings import (
+    DEVICE_TABLE,
+    LOG_LEVELS,
+    TABLE_KEYS,
+    DeviceConfig,
+    Settings,
+    TransportConfig,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,7 +47,8 @@ SETTINGS_TOML: Mapping[str, TomlKey] = {
     "key_file": TomlKey(
         "database", "key_file", "BENCHLINK_KEY_FILE",
         "file holding the 256-bit database key, for services without a keyring. Created with mode 0600 on "
-        "first run"),
+        "first run, while the database does not exist yet; a key file missing beside an existing database "
+        "stops Benchlink (restore it from your backup), it is never replaced by a new key"),
     "use_keyring": TomlKey(
         "database", "use_keyring", "BENCHLINK_NO_KEYRING=1 turns it off",
         "use the OS keyring (Windows Credential Manager, macOS Keychain, Secret Service)"),
@@ -53,7 +61,8 @@ SETTINGS_TOML: Mapping[str, TomlKey] = {
         "asyncio event loop of the engine (`serve`, `simulate` and the GUI's engine thread): `auto` uses "
         "uvloop where it is installed (Linux, macOS) and the standard loop otherwise (Windows); `uvloop` "
         "insists on it; `asyncio` always takes the standard loop", "`auto`"),
-    "log_level": TomlKey("log", "level", "BENCHLINK_LOG_LEVEL", "`debug`, `info`, `warning` or `error`"),
+    "log_level": TomlKey("log", "level", "BENCHLINK_LOG_LEVEL",
+                         ", ".join(f"`{level}`" for level in LOG_LEVELS[:-1]) + f" or `{LOG_LEVELS[-1]}`"),
     "status_port": TomlKey(
         "status", "port", "BENCHLINK_STATUS_PORT",
         "port of the Prometheus `/metrics` endpoint on 127.0.0.1; `0` = off"),
@@ -62,6 +71,19 @@ SETTINGS_TOML: Mapping[str, TomlKey] = {
         "watched folder: every new result is exported into a new file here shortly after it arrives "
         "(files appear whole or not at all; each result once)", "*(empty: off)*"),
     "export_format": TomlKey("export", "format", "", "`csv` or `hl7` for the watched folder", "`csv`"),
+}
+
+#: Tables that are not ``Settings`` fields: read by the part that uses them, which checks the values.
+#: Each key: (default, meaning).
+OTHER_TABLES: Mapping[str, Mapping[str, tuple[str, str]]] = {
+    "security": {
+        "idle_minutes": ("`10`", "minutes without input before the window locks and asks for the password; "
+                                 "`0` = never. Env: `BENCHLINK_IDLE_MINUTES`"),
+        "min_password_length": ("`10`", "shortest password accepted for new and changed passwords (8 or more)"),
+        "max_failures": ("`5`", "wrong passwords in a row before the account is locked (1 or more)"),
+        "lockout_minutes": ("`15`", "how long a locked account stays locked; a supervisor can unlock it "
+                                    "earlier with `benchlink users unlock NAME`"),
+    },
 }
 
 #: Settings fields that come from the command line or the environment only.
@@ -123,7 +145,12 @@ otherwise the platform's user config folder (`~/.config/benchlink/config.toml` o
 `BENCHLINK_CONFIG` names another file.
 
 Precedence: **command line > environment (`BENCHLINK_*`) > file > defaults.**
-A mistake in the file stops Benchlink with a message naming the file, the device and the key.
+A mistake in the file stops Benchlink with a message naming the file, the table or device, the key
+and the values allowed: an unknown table, an unknown key in a table, and a value outside its allowed
+set are all refused, never ignored. The tables are the ones below; plugins have no table of their
+own in this file (a vendor device is configured through `[[device]]` `driver`/`profile` and the
+plugin's profile files). A file named by `--config FILE` or `BENCHLINK_CONFIG` must exist; only the
+default file may be absent (a first start then runs the demo analyzer).
 `resources/sample-config.toml` is a commented starting point. `benchlink doctor` checks a
 configuration against this machine (ports, serial ports, drivers).
 """
@@ -182,6 +209,26 @@ def field_comments(cls: type) -> dict[str, str]:
     return found
 
 
+def _documented_table_keys() -> set[tuple[str, str]]:
+    return ({(spec.section, spec.key) for spec in SETTINGS_TOML.values()}
+            | {(table, key) for table, keys in OTHER_TABLES.items() for key in keys})
+
+
+def table_gaps() -> list[str]:
+    """Keys the loader accepts but the manual does not describe, and keys described but refused.
+
+    ``settings.TABLE_KEYS`` decides what the file may hold; the page is written from this module.
+    Both directions matter: an undocumented key is a setting nobody can find, a documented key the
+    loader refuses stops every installation that follows the manual.
+    """
+    accepted = {(table, key) for table, keys in TABLE_KEYS.items() for key in keys}
+    documented = _documented_table_keys()
+    gaps = [f"[{table}].{key} (accepted, not documented)" for table, key in sorted(accepted - documented)]
+    gaps += [f"[{table}].{key} (documented, refused by settings.TABLE_KEYS)" for table, key in
+             sorted(documented - accepted)]
+    return gaps
+
+
 def undocumented() -> list[str]:
     """Fields with no description: each one is a gap in the manual (the docs test lists them)."""
     missing = [f"Settings.{f.name}" for f in dataclasses.fields(Settings)
@@ -193,7 +240,7 @@ def undocumented() -> list[str]:
     for cls in (EdgeLimits, LinkTolerances):
         comments = field_comments(cls)
         missing += [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls) if f.name not in comments]
-    return missing
+    return missing + table_gaps()
 
 
 def _md(text: str) -> str:
@@ -212,11 +259,16 @@ def render_configuration() -> str:
         out += [f"## `[{section}]`", "", "| key | default | meaning |", "|---|---|---|"]
         for name, spec in keys:
             default = spec.default or default_of(settings_fields[name])
-            out.append(f"| `{spec.key}` | {default} | {spec.meaning}. Env: `{spec.env}` |".replace(
+            env = f" Env: `{spec.env}`" if spec.env else ""
+            out.append(f"| `{spec.key}` | {default} | {spec.meaning}.{env} |".replace(
                 "Env: `BENCHLINK_NO_KEYRING=1 turns it off`", "Env: `BENCHLINK_NO_KEYRING=1` turns it off"))
         out.append("")
+    for table, keys in OTHER_TABLES.items():
+        out += [f"## `[{table}]`", "", "| key | default | meaning |", "|---|---|---|"]
+        out += [f"| `{key}` | {default} | {meaning} |" for key, (default, meaning) in keys.items()]
+        out.append("")
 
-    out += ["## `[[device]]` (one table per analyzer)", "", "| key | default | meaning |", "|---|---|---|"]
+    out += [f"## `[[{DEVICE_TABLE}]]` (one table per analyzer)", "", "| key | default | meaning |", "|---|---|---|"]
     for f in dataclasses.fields(DeviceConfig):
         if f.name in ("transport", "limits"):
             continue

@@ -26,16 +26,20 @@ def load_or_create_key(
     use_keyring: bool = True,
     keyring_service: str = "benchlink",
     keyring_user: str = "database-key",
+    database: Path | None = None,
 ) -> bytes:
-    """Return the database key, creating a random one on first run.
+    """Return the database key, creating a random one only for a brand-new database.
 
     Order: explicit ``key_file`` (created with mode 0600 when missing), then the OS keyring,
-    then :class:`KeyUnavailableError`.
+    then :class:`KeyUnavailableError`. Pass the SQLCipher file as ``database``: when it already
+    exists, a missing key means the key was lost or misconfigured, and a fresh key could never open
+    that file. Creating one anyway would only hide the real problem behind a "wrong key" error
+    and leave a decoy key file behind, so this refuses instead.
     """
     if key_file is not None:
-        return _key_from_file(Path(key_file))
+        return _key_from_file(Path(key_file), database)
     if use_keyring:
-        key = _key_from_keyring(keyring_service, keyring_user)
+        key = _key_from_keyring(keyring_service, keyring_user, database)
         if key is not None:
             return key
         raise KeyUnavailableError(
@@ -67,22 +71,64 @@ def _parse_hex_key(text: str, origin: str) -> bytes:
         ) from None
 
 
-def _key_from_file(path: Path) -> bytes:
+def _refuse_if_database_exists(database: Path | None, missing: str, remedy: str) -> None:
+    """Stop before a new key is made for a database that was encrypted with another one."""
+    if database is not None and Path(database).exists():
+        raise KeyUnavailableError(
+            f"{missing} but the database {database} exists. {remedy} (a new key cannot open the existing "
+            "database); no new key was created."
+        )
+
+
+def _key_from_file(path: Path, database: Path | None) -> bytes:
+    if path.is_dir():
+        raise KeyUnavailableError(
+            f"key file {path} is a directory, not a key file; point BENCHLINK_KEY_FILE (or [database] key_file) "
+            "at the key file itself."
+        )
     if path.exists():
-        if os.name == "posix" and path.stat().st_mode & 0o077:
-            raise KeyUnavailableError(
-                f"key file {path} is readable or writable by other users; run `chmod 600 {path}` "
-                "(and check who could have copied it)."
-            )
-        return _parse_hex_key(path.read_text(encoding="ascii", errors="replace"), f"key file {path}")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return _read_key_file(path)
+    _refuse_if_database_exists(
+        database, f"key file {path} is missing",
+        f"Restore {path} from your backup of the key, or point BENCHLINK_KEY_FILE at the backed-up key file")
+    return _create_key_file(path)
+
+
+def _read_key_file(path: Path) -> bytes:
+    if not path.is_file():
+        raise KeyUnavailableError(
+            f"key file {path} is not a regular file; point BENCHLINK_KEY_FILE (or [database] key_file) at the "
+            "key file itself."
+        )
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise KeyUnavailableError(
+            f"key file {path} is readable or writable by other users; run `chmod 600 {path}` "
+            "(and check who could have copied it)."
+        )
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise KeyUnavailableError(
+            f"cannot read key file {path}: {exc.strerror}. Run Benchlink as the account that owns the key file."
+        ) from exc
+    return _parse_hex_key(text, f"key file {path}")
+
+
+def _create_key_file(path: Path) -> bytes:
     key = secrets.token_bytes(KEY_BYTES)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
-        # Another process created it between our check and open: use theirs, never overwrite.
-        return _key_from_file(path)
+        if path.exists():
+            # Another process created it between our check and open: use theirs, never overwrite.
+            return _read_key_file(path)
+        raise KeyUnavailableError(
+            f"cannot create key file {path}: something already stands in the way (a broken link at that path, "
+            "or a file where one of its folders should be). Point BENCHLINK_KEY_FILE at a writable location "
+            "owned by the service account."
+        ) from None
     except OSError as exc:
         raise KeyUnavailableError(
             f"cannot create key file {path}: {exc.strerror}. Point BENCHLINK_KEY_FILE at a writable "
@@ -95,32 +141,40 @@ def _key_from_file(path: Path) -> bytes:
     return key
 
 
-def _key_from_keyring(service: str, user: str) -> bytes | None:
+def _key_from_keyring(service: str, user: str, database: Path | None) -> bytes | None:
     """Return the key from the keyring, creating it there; ``None`` when no usable keyring exists."""
     try:
         import keyring
         import keyring.backends.fail
-        from keyring.errors import KeyringError
     except ImportError:  # pragma: no cover - keyring is a hard dependency
         return None
-    backend = keyring.get_keyring()
-    if isinstance(backend, keyring.backends.fail.Keyring):
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
         return None
     try:
         stored = keyring.get_password(service, user)
-        if stored is not None:
-            return _parse_hex_key(stored, f"keyring entry {service}/{user}")
-        key = secrets.token_bytes(KEY_BYTES)
+    except Exception:  # noqa: BLE001 - third-party backends raise anything (DBus, COM errors)
+        return None
+    if stored is not None:
+        return _parse_hex_key(stored, f"keyring entry {service}/{user}")
+    _refuse_if_database_exists(
+        database, f"the keyring has no entry {service}/{user}",
+        "Restore the key into the keyring, or set BENCHLINK_KEY_FILE to the backed-up key file")
+    return _new_keyring_key(service, user)
+
+
+def _new_keyring_key(service: str, user: str) -> bytes | None:
+    import keyring
+
+    key = secrets.token_bytes(KEY_BYTES)
+    try:
         keyring.set_password(service, user, key.hex())
         # Read back: some backends accept a write and silently drop it (e.g. a chainer with no
         # real backend). A key we cannot read again would lock the database forever.
         if keyring.get_password(service, user) != key.hex():
             return None
-        return key
-    except KeyringError:
-        return None
     except Exception:  # noqa: BLE001 - third-party backends raise anything (DBus, COM errors)
         return None
+    return key
 
 
 def write_key_file(path: Path, key: bytes) -> None:
