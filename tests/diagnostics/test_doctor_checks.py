@@ -116,6 +116,14 @@ def test_no_key_source_at_all_fails_with_a_fix(tmp_path: Path) -> None:
     assert not check.ok and "BENCHLINK_KEY_FILE" in check.fix
 
 
+def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o700)
+    check = check_key(DoctorContext(settings=_settings(tmp_path / "h", BENCHLINK_KEY_FILE=str(folder))))
+    assert not check.ok and check.detail == f"key file {folder} is a directory, not a key file"
+    assert "at the key file itself" in check.fix
+
+
 def test_unusable_keyring_fails_with_a_fix(tmp_path: Path) -> None:
     import keyring
     import keyring.backends.fail

@@ -106,7 +106,9 @@ def _store(settings: Settings) -> Any:
 def _key(settings: Settings) -> bytes:
     from benchlink.storage.keys import load_or_create_key
 
-    return load_or_create_key(key_file=settings.key_file, use_keyring=settings.use_keyring)
+    # With the database path, an existing database whose key is missing is refused, never given a new key.
+    return load_or_create_key(key_file=settings.key_file, use_keyring=settings.use_keyring,
+                              database=settings.database_path)
 
 
 def _run(call: Callable[[], int]) -> int:

@@ -118,6 +118,9 @@ def check_key(ctx: DoctorContext) -> Check:
                 return Check(name, False, f"key file {path} does not exist and {parent} is not writable",
                              "point BENCHLINK_KEY_FILE at a folder the service account can write")
             return Check(name, True, f"key file {path} will be created (mode 0600) on first start")
+        if path.is_dir():
+            return Check(name, False, f"key file {path} is a directory, not a key file",
+                         "point BENCHLINK_KEY_FILE (or [database] key_file) at the key file itself")
         if os.name == "posix" and path.stat().st_mode & 0o077:
             return Check(name, False, f"key file {path} is readable or writable by other users "
                          f"(mode {path.stat().st_mode & 0o777:04o})", f"run `chmod 600 {path}`")
