@@ -108,10 +108,21 @@ def cmd_gui(args: argparse.Namespace, settings: Settings) -> int:
     settings = _prepare_first_start(settings)
     # Unattended runs (--quit-after: docs, tests) must not wait on a dialog nobody will close.
     tell = show_start_refused if args.quit_after is None else None
+    def run() -> int:
+        from benchlink.storage.database import WrongKeyError
+        from benchlink.storage.keys import KeyUnavailableError
+
+        try:
+            return run_gui(settings, screenshot=args.screenshot, quit_after=args.quit_after)
+        except (KeyUnavailableError, WrongKeyError) as exc:
+            if tell is not None:  # friendly() prints it too, for a console
+                tell(f"the database key: {exc}")
+            raise
+
     with _one_engine(settings, "the Benchlink window", tell) as refused:
         if refused:
             return 2
-        return int(friendly(lambda: run_gui(settings, screenshot=args.screenshot, quit_after=args.quit_after)))
+        return int(friendly(run))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

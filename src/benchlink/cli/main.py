@@ -62,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"benchlink: configuration error: {exc}", file=sys.stderr)
+        if args.command == "gui" and getattr(args, "quit_after", None) is None:
+            # Started from an icon there is no console: the window must say why it is not opening.
+            from benchlink.gui.app import show_start_refused
+
+            show_start_refused(f"configuration error: {exc}")
         return EXIT_USAGE
     handler = args.handler
     return int(handler(args, settings))
