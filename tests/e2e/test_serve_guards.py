@@ -52,14 +52,14 @@ def test_a_device_that_cannot_start_is_said_on_the_console_and_in_status(tmp_pat
         status = benchlink(home, "status", check=False)
         assert status.returncode == 1, status.stdout  # monitoring sees that an analyzer is not served
         line = next(ln for ln in status.stdout.splitlines() if ln.startswith("chem-x"))
-        assert "not started" in line and "no driver named 'astmm'" in line
+        assert line.split()[1] == "error" and "not started: no driver named 'astmm'" in line
         assert "chem-ok" in status.stdout
         data = json.loads((home / "status.json").read_text(encoding="utf-8"))
         assert list(data["not_started"]) == ["chem-x"]
     finally:
         err = _stop(proc)
-    assert "chem-x: NOT STARTED: no driver named 'astmm'; installed drivers:" in err
-    assert f"fix the [[device]] entry in {home / 'config.toml'}" in err
+    assert "chem-x: error not started: no driver named 'astmm'; installed drivers:" in err
+    assert f"fix the [[device]] entries that did not start in {home / 'config.toml'}" in err
 
 
 def test_start_mistakes_get_one_line_that_says_what_to_do(tmp_path: Path) -> None:

@@ -102,3 +102,22 @@ def test_a_superseded_query_is_dropped_before_it_runs(qtbot: Any, loop: Any) -> 
     runner.close()
     assert ran == ["blocker", "new filter"]
     assert answered == ["blocker", "new filter"]
+
+
+def test_a_device_that_could_not_start_is_listed_as_an_error_until_removed(store: Store, tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    from benchlink.core.status import DeviceState
+
+    broken = dc_replace(demo_device(), name="chem-x", driver="nope")
+    host = EngineHost(Engine(gui_settings(tmp_path, broken, demo_device()), store))
+    host.start().result(timeout=10)
+    try:
+        snaps = {s.name: s for s in host.snapshots()}
+        assert set(snaps) == {"chem-x", "demo-analyzer"}
+        assert snaps["chem-x"].state == DeviceState.ERROR
+        assert snaps["chem-x"].reason.startswith("not started: no driver named 'nope'")
+        host.call(host.engine.apply_devices, (demo_device(),)).result(timeout=10)
+        assert [s.name for s in host.snapshots()] == ["demo-analyzer"]
+    finally:
+        host.stop()

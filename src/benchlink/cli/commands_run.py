@@ -166,9 +166,9 @@ async def _serve(settings: Settings, duration: float | None, user: str | None = 
     watcher = asyncio.create_task(engine.watch_config())
     for snap in engine.snapshots():
         print(f"benchlink: {snap.name}: {snap.state} {snap.reason}", file=sys.stderr, flush=True)
-    for name, reason in engine.not_started.items():
-        print(f"benchlink: {name}: NOT STARTED: {reason}; fix the [[device]] entry in {settings.config_file} "
-              "(it is re-read within seconds)", file=sys.stderr, flush=True)
+    if engine.not_started:
+        print(f"benchlink: fix the [[device]] entries that did not start in {settings.config_file} (it is re-read "
+              "within seconds)", file=sys.stderr, flush=True)
     try:
         if duration is not None:
             await asyncio.wait_for(stop.wait(), duration)
@@ -294,7 +294,5 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{d['name']:<20} {d['state']:<11} {c.get('messages', 0):>8} {c.get('results', 0):>8} "
               f"{c.get('errors', 0):>6}  {d.get('reason', '')}")
     not_started = status.get("not_started")
-    for name, reason in (not_started.items() if isinstance(not_started, dict) else ()):
-        print(f"{name:<20} {'not started':<11} {'-':>8} {'-':>8} {'-':>6}  {reason}")
     # Non-zero for monitoring when serve is down or a configured analyzer is not even being listened to.
     return 0 if running and not not_started else 1

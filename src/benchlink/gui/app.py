@@ -168,6 +168,9 @@ async def _run_window(
     engine_error = await _settle(started)
     if engine_error is not None:
         window.statusBar().showMessage(f"The engine did not start: {engine_error}")
+    elif engine.not_started:
+        names = ", ".join(engine.not_started)
+        window.statusBar().showMessage(f"Not started: {names}; see the Devices table and fix the configuration")
     if session is not None:
         install_idle_lock(window, session, auth_runner)
     window.refresh_devices()

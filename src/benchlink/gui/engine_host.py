@@ -193,7 +193,7 @@ class EngineHost:
     def snapshots(self) -> list[DeviceSnapshot]:
         # list() of a dict view runs in C without releasing the GIL: a consistent copy of the table.
         runners = list(self.engine.runners.values())
-        return [runner.health.snapshot() for runner in runners]
+        return [runner.health.snapshot() for runner in runners] + list(self.engine.not_started.values())
 
     async def enable_device(self, name: str, enabled: bool) -> None:
         await self.run(self.engine.enable_device, name, enabled)

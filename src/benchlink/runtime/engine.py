@@ -43,9 +43,10 @@ class Engine:
         self.worklist = Worklist(store.engine)
         self.orders = OrderService(self.worklist)
         self.runners: dict[str, DeviceRunner] = {}
-        #: Configured devices that could not start (unknown driver, bad profile): name -> reason.
-        #: Kept so serve's console and `benchlink status` say so, not only the log file.
-        self.not_started: dict[str, str] = {}
+        #: Configured devices that could not start (unknown driver, bad profile), as error snapshots:
+        #: listed with the running ones, so the window, `status` and serve's console show them, not
+        #: only the log file.
+        self.not_started: dict[str, DeviceSnapshot] = {}
         self.demo_interval = demo_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -72,7 +73,7 @@ class Engine:
             try:
                 runner = self._make_runner(config)
             except (KeyError, ValueError) as exc:
-                self._not_started(config.name, exc)
+                self._not_started(config, exc)
                 continue
             self.runners[config.name] = runner
             await runner.start()
@@ -112,13 +113,16 @@ class Engine:
         self._write_status()
         log.info("engine stopped")
 
-    def _not_started(self, name: str, exc: Exception) -> None:
+    def _not_started(self, config: DeviceConfig, exc: Exception) -> None:
         reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        self.not_started[name] = reason
-        log.error("device not started", device=name, error=reason)
+        self.not_started[config.name] = DeviceSnapshot(
+            name=config.name, driver=config.driver, transport=config.transport.describe(),
+            state=DeviceState.ERROR, reason=f"not started: {reason}")
+        log.error("device not started", device=config.name, error=reason)
 
     def snapshots(self) -> list[DeviceSnapshot]:
-        return [runner.health.snapshot() for runner in list(self.runners.values())]  # GUI reads from its thread
+        # list() copies in C, under the GIL: the GUI reads this from its own thread.
+        return [runner.health.snapshot() for runner in list(self.runners.values())] + list(self.not_started.values())
 
     async def apply_devices(self, devices: tuple[DeviceConfig, ...], *, actor: str | None = None) -> list[str]:
         """Bring the running devices in line with a new configuration, touching only the
@@ -140,7 +144,7 @@ class Engine:
             try:
                 runner = self._make_runner(config)
             except (KeyError, ValueError) as exc:
-                self._not_started(name, exc)
+                self._not_started(config, exc)
                 self.runners.pop(name, None)
                 changed.append(name)
                 continue
@@ -243,7 +247,7 @@ class Engine:
             "event_loop": running_loop_name(),
             "commit_latency_ms": self.commit_latency_ms(),
             "devices": [s.as_json() for s in self.snapshots()],
-            "not_started": dict(self.not_started),
+            "not_started": list(self.not_started),
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
