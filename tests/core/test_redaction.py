@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchlink.core.logbuffer import LogRing
@@ -43,6 +44,9 @@ def test_logged_exceptions_show_no_locals_and_no_phi(tmp_path: Path) -> None:
     assert "secret_local" not in text
     record = json.loads(text.splitlines()[-1])
     assert record["device"] == "d1"
+    # Local time with its UTC offset, so support can place it whatever the lab's time zone.
+    stamp = datetime.fromisoformat(record["timestamp"])
+    assert stamp.utcoffset() is not None and abs(stamp - datetime.now(UTC)) < timedelta(minutes=5)
     assert ring.entries()[-1].event == "decode failed"
     assert "Secretname" not in repr(ring.entries()[-1])
 

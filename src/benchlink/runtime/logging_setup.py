@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ from benchlink.core.logbuffer import GLOBAL_LOG, LogEntry, LogRing
 from benchlink.core.redaction import redact_mapping
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _local_time_with_offset(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Local time with its UTC offset: a log sent to support from another time zone, or spanning a
+    daylight-saving change (when one local hour happens twice), still orders and reads right."""
+    event_dict["timestamp"] = datetime.now().astimezone().isoformat(timespec="microseconds")
+    return event_dict
 
 
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +82,7 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=False),
+            _local_time_with_offset,
             structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
             _redact,
             _RingWriter(ring),
