@@ -4,17 +4,54 @@ from __future__ import annotations
 
 import argparse
 import json
+import string
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchlink.cli.errors import friendly
 from benchlink.runtime.settings import Settings
 
+if TYPE_CHECKING:
+    from benchlink.storage.audit import AuditLog
+
 Common = Callable[[argparse.ArgumentParser], None]
+
+#: Exit status of a command that was asked for something it cannot do (bad option, unusable --out).
+EXIT_USAGE = 2
+#: How many failing frames ``decode`` lists one by one; a wrong baud rate fails every frame.
+_MAX_FRAME_LINES = 20
+#: What a shell user can type for TAB.
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a count of rows to show, so that 0 or -1 is a usage error, not a traceback."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 or more") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
+
+
+def _delimiter(text: str) -> str:
+    """argparse type: the CSV options' own rule, checked while parsing so a bad one is a usage error.
+
+    ``tab`` and a typed ``\\t`` mean TAB, which a shell makes awkward to pass literally.
+    """
+    from benchlink.exporters.csv_export import CsvOptions
+
+    chosen = _DELIMITER_NAMES.get(text.lower(), text)
+    try:
+        CsvOptions(delimiter=chosen)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return chosen
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -31,23 +68,30 @@ def register(sub: Any, common: Common) -> None:
     common(results)
     _filters(results)
     results.add_argument("--json", action="store_true", help="one JSON object per line")
-    results.add_argument("--limit", type=int, default=50)
+    results.add_argument("--limit", type=_positive_int, default=50, help="show at most this many (default 50)")
     results.set_defaults(handler=cmd_results)
 
     export = sub.add_parser("export", help="export stored results to CSV or HL7 ORU^R01")
     common(export)
     export.add_argument("format", choices=["csv", "hl7"], help="file format")
-    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True,
+                        help="file to write; a missing folder is created, an existing file is replaced")
     _filters(export)
     export.add_argument("--new-only", action="store_true", help="only results not exported before")
     export.add_argument("--bom", action="store_true", help="CSV: write a UTF-8 BOM (Excel)")
-    export.add_argument("--delimiter", default=",", help="CSV: field delimiter")
+    export.add_argument("--delimiter", type=_delimiter, default=",",
+                        help="CSV: field delimiter, one character ('tab' for TAB)")
     export.add_argument("--semicolon", action="store_true",
                         help="CSV: ';' delimiter, decimal comma and BOM, for Excel in decimal-comma locales")
     export.add_argument("--batch", action="store_true", help="HL7: one batch file (FHS/BHS ... BTS/FTS)")
     export.set_defaults(handler=cmd_export)
 
-    decode = sub.add_parser("decode", help="decode a capture file and print its messages")
+    decode = sub.add_parser(
+        "decode", help="decode a capture file and print its messages",
+        description="Decode a capture file and print its messages. ASTM frames whose checksum does not "
+        "verify are listed on stderr (frame position, number, checksum sent and computed). Exit status "
+        "1 when any frame checksum failed or a message could not be decoded; the messages that could "
+        "be read are still printed.")
     common(decode)
     decode.add_argument("file", type=Path)
     decode.add_argument("--protocol", choices=["auto", "astm", "hl7"], default="auto",
@@ -59,7 +103,11 @@ def register(sub: Any, common: Common) -> None:
 
     audit = sub.add_parser("audit", help="inspect the tamper-evident audit trail")
     common(audit)
-    audit.add_argument("action", choices=["verify", "list"])
+    audit.add_argument("action", choices=["verify", "list"],
+                       help="verify: check the hash chain; list: time, actor, action and target of the newest "
+                       "entries, oldest first")
+    audit.add_argument("--limit", type=_positive_int, default=50,
+                       help="list: how many of the newest entries to show (default 50)")
     audit.set_defaults(handler=cmd_audit)
 
     plugins = sub.add_parser("plugins", help="list plugins and drivers, with any load errors")
@@ -112,7 +160,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from benchlink.cli.credentials import require
     from benchlink.core.auth import Permission
     from benchlink.exporters.csv_export import SEMICOLON, CsvOptions
-    from benchlink.exporters.errors import ExportCancelled
+    from benchlink.exporters.errors import ExportCancelled, ExportError
     from benchlink.runtime.export_job import ExportRequest, run_export, selected
 
     def run() -> int:
@@ -125,6 +173,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         if total == 0:
             print("nothing to export" + (" (no new results since the last export)" if args.new_only else ""))
             return 0
+        _prepare_destination(args.out)
         cancelled = False
         with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       transient=True, disable=not sys.stderr.isatty()) as bar:
@@ -143,7 +192,39 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         print(f"exported {outcome.results} results{extra} to {outcome.path}")
         return 0
 
-    return int(friendly(run))
+    def run_or_explain() -> int:
+        try:
+            return run()
+        except ExportError as exc:  # a destination the operator can fix; nothing was written or marked
+            print(f"benchlink export: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return int(friendly(run_or_explain))
+
+
+def _prepare_destination(out: Path) -> None:
+    """Create a missing folder for ``--out``, as ``db backup`` does for its file.
+
+    Only the CLI does this: the user typed the path. The GUI picks an existing folder, and the
+    watched-folder hand-off must not quietly write below an unmounted share's mount point.
+    """
+    from benchlink.exporters.errors import ExportError
+
+    folder = out.parent
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise ExportError(f"cannot write {out}: {folder} is a file, not a folder; choose another --out")
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        if not folder.is_dir():  # an ancestor is a file, or a race made it one
+            raise ExportError(f"cannot write {out}: {folder} is not a folder; choose another --out") from None
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write {out}: the folder {folder} does not exist and cannot be created "
+            f"({exc.strerror or type(exc).__name__}); create it or choose another --out"
+        ) from exc
 
 
 def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,13 +291,92 @@ def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
                 kind = "" if r.kind == "patient" else f" [{r.kind}]"
                 print(f"  {r.sample_id:<14} {r.instrument_code:<10} {r.value:>10} {r.units:<8} {r.flags:<4} "
                       f"{r.status}{kind}")
-    return 1 if failures else 0
+    problems = _checksum_problems(data) if driver.info.protocol == "astm" else []
+    for line in problems:
+        print(f"{args.file.name}: {line}", file=sys.stderr)
+    return 1 if failures or problems else 0
+
+
+def _checksum_problems(data: bytes) -> list[str]:
+    """Lines about ASTM frames whose checksum does not verify; empty when all do.
+
+    The capture reader forgives bad checksums so that a damaged capture can still be inspected,
+    and only counts them; that count decides. Raw framed bytes are walked again for each bad
+    frame's position and checksums; other shapes (serial-monitor logs) get the reader's first.
+    The lines hold positions and checksums only, never frame text (patient data).
+    """
+    from benchlink.protocols.astm.capture import read_capture
+    from benchlink.protocols.astm.errors import AstmDecodeError
+
+    try:
+        capture = read_capture(data)
+    except AstmDecodeError:
+        return []  # not readable as frames at all; the decode itself reports that
+    if not capture.checksum_failures:
+        return []
+    bad = _bad_frames(data)
+    if len(bad) == capture.checksum_failures:
+        lines = [f"frame {n} (frame number {fn}): checksum sent {sent}, computed {computed}"
+                 for n, fn, sent, computed in bad[:_MAX_FRAME_LINES]]
+        if len(bad) > _MAX_FRAME_LINES:
+            lines.append(f"... and {len(bad) - _MAX_FRAME_LINES} more frame(s) like these")
+    else:
+        lines = [_first_checksum_failure(data)]
+    lines.append(f"{capture.checksum_failures} of {capture.frames} frame checksum(s) did not verify: the capture "
+                 "is damaged, or the link has noise or wrong serial settings (baud rate, parity); see "
+                 "docs/troubleshooting.md")
+    return lines
+
+
+def _bad_frames(data: bytes) -> list[tuple[int, str, str, str]]:
+    """(position among complete frames, frame number, checksum sent, checksum computed) of each raw
+    frame that fails, counting frames as the capture reader does (a frame cut short is skipped,
+    ENQ/ACK/NAK/EOT noise inside a frame is not part of its checksum)."""
+    from benchlink.protocols.astm.constants import ACK, ENQ, EOT, ETB, ETX, NAK, STX
+    from benchlink.protocols.astm.frames import checksum
+
+    noise = ENQ + ACK + NAK + EOT
+    bad: list[tuple[int, str, str, str]] = []
+    position = 0
+    start = data.find(STX)
+    while start >= 0:
+        ends = [e for e in (data.find(ETX, start + 1), data.find(ETB, start + 1)) if e >= 0]
+        end = min(ends) if ends else -1
+        following = data.find(STX, start + 1)
+        if end < 0 or 0 <= following < end:
+            start = following
+            continue
+        position += 1
+        body = data[start + 1:end].translate(None, noise)
+        sent = data[end + 1:end + 3]
+        if len(sent) == 2 and all(chr(c) in string.hexdigits for c in sent):
+            computed = checksum(body + data[end:end + 1])
+            if int(sent, 16) != int(computed, 16):
+                number = chr(body[0]) if body[:1] and body[0] in b"01234567" else "missing"
+                bad.append((position, number, sent.decode("ascii"), computed.decode("ascii")))
+            start = data.find(STX, end + 3)
+        else:
+            start = data.find(STX, end + 1)
+    return bad
+
+
+def _first_checksum_failure(data: bytes) -> str:
+    """The reader's own words about the first bad frame, for captures that are not raw bytes."""
+    from benchlink.protocols.astm.capture import read_capture
+    from benchlink.protocols.astm.errors import AstmDecodeError
+
+    try:
+        read_capture(data, strict_checksums=True)
+    except AstmDecodeError as exc:
+        return str(exc).split(";")[0]
+    return "a frame checksum did not verify"
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
-        store = _store(settings)
-        audit = store.audit()
+        audit = _store(settings).audit()
+        if args.action == "list":
+            return _list_audit(audit, args.limit)
         report = audit.verify()
         if report.ok:
             print(f"audit chain intact: {report.checked} entries verified")
@@ -225,6 +385,38 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
     return int(friendly(run))
+
+
+def _list_audit(audit: AuditLog, limit: int) -> int:
+    """The newest ``limit`` entries, oldest first, so the list reads like a log and ends at now.
+
+    ``before``/``after`` are left out: they hold whole device and user records (hosts, settings)
+    that belong in the GUI's detail view, not in a terminal scrollback or a pasted ticket.
+    """
+    newest = audit.search(limit=limit + 1)  # one more, to know whether older entries are left out
+    entries = list(reversed(newest[:limit]))
+    if not entries:
+        print("the audit trail is empty")
+        return 0
+    print(f"{'entry':>6} {'time':<25} {'actor':<16} {'action':<20} target")
+    for e in entries:
+        print(f"{e.id:>6} {_local_time(e.at):<25} {_printable(e.actor):<16} {_printable(e.action):<20} "
+              f"{_printable(e.target)}")
+    if len(newest) > limit:
+        print(f"(older entries not shown; the newest {limit} are listed, use --limit for more)", file=sys.stderr)
+    return 0
+
+
+def _local_time(at: datetime) -> str:
+    """Audit times are stored in UTC without a zone; an auditor compares them with wall clocks."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _printable(text: str) -> str:
+    """Control characters shown as escapes: a user name typed at a login prompt reaches this table,
+    and must not be able to move the auditor's cursor or recolour the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,10 +25,12 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "success"),
     (EXIT_PROBLEM, "the command ran but found a problem: a failed `doctor` check, a broken audit chain, a "
-                   "capture or replayed message that does not decode, a plugin that failed to load, a `status` "
-                   "with no running `serve`, unacknowledged simulated messages, a `db` action that was refused"),
+                   "capture or replayed message that does not decode or has a frame with a bad checksum, a "
+                   "plugin that failed to load, a `status` with no running `serve` or with a device not "
+                   "started, unacknowledged simulated messages, a `db` action that was refused"),
     (EXIT_USAGE, "usage or configuration error: an unknown option or argument, a configuration file that is "
-                 "missing (when named by `--config`/`BENCHLINK_CONFIG`) or has a mistake, a bad value"),
+                 "missing (when named by `--config`/`BENCHLINK_CONFIG`) or has a mistake, a bad value, an "
+                 "export destination that cannot be written, another engine already running on the home"),
     (EXIT_KEY, "the database key is missing, unreadable or wrong (nothing was created or changed)"),
     (EXIT_AUTH, "login refused or cancelled: no, wrong or expired credentials, a locked or disabled account, "
                 "a role without the right, or a password prompt left with Ctrl+C/Ctrl+D"),

@@ -12,8 +12,12 @@ Format decisions:
   with ``'`` and quoted, so Excel/LibreOffice show it instead of evaluating it. Cells that are
   genuine numbers (``-1.5``, ``+3``, ``1e-3``) are left alone: prefixing them would turn every
   negative result into text.
-* ``decimal_comma`` writes ``numeric_value`` with a decimal comma (for ``;``-separated
-  spreadsheets); ``value`` is always the text the instrument sent.
+* ``value`` is the text the instrument sent. ``decimal_comma`` (for ``;``-separated
+  spreadsheets in decimal-comma locales) writes ``numeric_value`` with a decimal comma, and
+  ``value`` too when that text is a plain number (``1.05``, ``<0.5``; see
+  :func:`~benchlink.core.values.parse_numeric`): a decimal point there would make Excel read
+  ``1.05`` as a date and ``1.020`` as a thousand, next to a ``numeric_value`` of ``1,02``.
+  Any other text (``Positive``, ``***.**``) is left as sent.
 
 The writer is hand-rolled rather than :mod:`csv` because Python 3.11's ``csv`` cannot quote one
 chosen cell (the guarded ones), and because a row that needs no quoting at all - almost every
@@ -31,6 +35,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
+from benchlink.core.values import parse_numeric
 from benchlink.exporters.atomic import atomic_write
 from benchlink.exporters.errors import ExportCancelled
 from benchlink.exporters.rows import ResultRowLike
@@ -58,6 +63,7 @@ EXTRA_COLUMN_CHOICES: Final = frozenset(
     {"id", "patient_name", "kind", "exported_at"} | set(CSV_COLUMNS)
 ) - set(CSV_COLUMNS)
 
+_IDX_VALUE: Final = CSV_COLUMNS.index("value")
 _IDX_NUMERIC: Final = CSV_COLUMNS.index("numeric_value")
 _IDX_OBSERVED: Final = CSV_COLUMNS.index("observed_at")
 _IDX_RECEIVED: Final = CSV_COLUMNS.index("received_at")
@@ -96,6 +102,14 @@ class CsvOptions:
 
 #: ``;`` preset: semicolon delimiter, decimal comma, BOM so Excel detects UTF-8.
 SEMICOLON: Final = CsvOptions(delimiter=";", bom=True, decimal_comma=True)
+
+
+def comma_decimal(value: str) -> str:
+    """``value`` with its decimal point as a comma when it is a plain number, else unchanged, so the
+    ``value`` cell reads as the same number as ``numeric_value`` in a decimal-comma spreadsheet."""
+    if type(value) is str and "." in value and parse_numeric(value)[0] is not None:
+        return value.replace(".", ",")
+    return value
 
 
 class _Formatter:
@@ -155,6 +169,8 @@ class _Formatter:
     def cells(self, row: ResultRowLike) -> list[Any]:
         cells: list[Any] = list(self.getter(row))
         number = cells[_IDX_NUMERIC]
+        if self.options.decimal_comma:
+            cells[_IDX_VALUE] = comma_decimal(cells[_IDX_VALUE])
         if number is None:
             cells[_IDX_NUMERIC] = ""
         elif self.options.decimal_comma:
@@ -187,6 +203,8 @@ class _Formatter:
             number = repr(number)
             if self.options.decimal_comma:
                 number = number.replace(".", ",")
+        if self.options.decimal_comma:
+            value = comma_decimal(value)
         if observed is None:
             observed = ""
         else:

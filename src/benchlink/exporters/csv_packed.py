@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchlink.exporters.atomic import atomic_write
-from benchlink.exporters.csv_export import _GUARD_CHARS, CSV_COLUMNS, CsvOptions, _Formatter
+from benchlink.exporters.csv_export import _GUARD_CHARS, CSV_COLUMNS, CsvOptions, _Formatter, comma_decimal
 from benchlink.exporters.errors import ExportCancelled
 from benchlink.exporters.rows import ResultRowLike
 
@@ -181,8 +181,30 @@ class _PackedWriter:
             fixed.append(row)
         return fixed
 
+    def _comma_values(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+        """Rows whose ``value`` (the head's last cell) gets a decimal comma, as ``_Formatter`` writes it.
+
+        The stored text is converted *before* any quoting or guarding, as the writer does. Only a head
+        that splits into exactly its cells is touched; any other is refetched whole later, and a comma
+        that is also the delimiter makes the head unsplittable, so that row is refetched too.
+        """
+        d = self.fmt.delimiter
+        separators = len(HEAD_COLUMNS) - 1
+        out: list[tuple[Any, ...]] = []
+        for row in rows:
+            head = row[1]
+            if head is not None and "." in head:
+                start, sep, value = head.rpartition(d)
+                converted = comma_decimal(value)
+                if converted != value and head.count(d) == separators:
+                    row = (row[0], start + sep + converted, *row[2:])
+            out.append(row)
+        return out
+
     def lines(self, rows: Sequence[tuple[Any, ...]]) -> list[str]:
         """The CSV lines of one batch, in order."""
+        if self.options.decimal_comma:
+            rows = self._comma_values(rows)
         heads = [row[1] for row in rows]
         if None in heads or not self._heads_unchanged(heads):
             rows = self._fix_heads(rows)
