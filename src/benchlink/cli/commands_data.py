@@ -28,6 +28,14 @@ _MAX_FRAME_LINES = 20
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}
 
 
+def _iso_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date/time; write it as 2026-03-14, 2026-03-14T08:00 or 2026-03-14 08:00") from None
+
+
 def _positive_int(text: str) -> int:
     """argparse type: a count of rows to show, so that 0 or -1 is a usage error, not a traceback."""
     try:
@@ -55,12 +63,12 @@ def _delimiter(text: str) -> str:
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device")
-    parser.add_argument("--sample")
-    parser.add_argument("--patient")
-    parser.add_argument("--test")
-    parser.add_argument("--since", type=datetime.fromisoformat, help="ISO date/time")
-    parser.add_argument("--until", type=datetime.fromisoformat, help="ISO date/time")
+    parser.add_argument("--device", help="only this device (its name in config.toml)")
+    parser.add_argument("--sample", help="only this sample ID")
+    parser.add_argument("--patient", help="only this patient ID")
+    parser.add_argument("--test", help="only this test: lab code or instrument code")
+    parser.add_argument("--since", type=_iso_time, help="from this date/time on, e.g. 2026-03-14 or 2026-03-14T08:00")
+    parser.add_argument("--until", type=_iso_time, help="before this date/time, e.g. 2026-03-15")
 
 
 def register(sub: Any, common: Common) -> None:
@@ -93,12 +101,12 @@ def register(sub: Any, common: Common) -> None:
         "1 when any frame checksum failed or a message could not be decoded; the messages that could "
         "be read are still printed.")
     common(decode)
-    decode.add_argument("file", type=Path)
+    decode.add_argument("file", type=Path, help="a capture: raw bytes, a serial-monitor log or HL7 text")
     decode.add_argument("--protocol", choices=["auto", "astm", "hl7"], default="auto",
                         help="auto picks ASTM or HL7 from the content (default)")
     decode.add_argument("--profile", help="decode with this driver instead of auto-detecting one")
     decode.add_argument("--encoding", default="", help="text encoding (default: latin-1 for ASTM, MSH-18 for HL7)")
-    decode.add_argument("--json", action="store_true")
+    decode.add_argument("--json", action="store_true", help="one JSON object per decoded message")
     decode.set_defaults(handler=cmd_decode)
 
     audit = sub.add_parser("audit", help="inspect the tamper-evident audit trail")

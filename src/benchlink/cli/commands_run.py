@@ -55,7 +55,7 @@ def register(sub: Any, common: Common) -> None:
 
     status = sub.add_parser("status", help="show each device's state and counters from a running serve")
     common(status)
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="the whole status as JSON, for monitoring")
     status.set_defaults(handler=cmd_status)
 
 

@@ -35,7 +35,7 @@ def register(sub: Any, common: Common) -> None:
         return parser
 
     add = action("add", "create an account (password from BENCHLINK_NEW_PASSWORD or a prompt)")
-    add.add_argument("name")
+    add.add_argument("name", help="the login name")
     add.add_argument("--role", default="operator", help="operator (default), supervisor or admin")
     add.set_defaults(handler=cmd_users_add)
 
@@ -47,7 +47,7 @@ def register(sub: Any, common: Common) -> None:
                            ("enable", "enable a disabled account"),
                            ("unlock", "clear a lockout after repeated failed logins")):
         p = action(verb, helptext)
-        p.add_argument("name")
+        p.add_argument("name", help="the login name")
         p.set_defaults(handler=cmd_users_state, verb=verb)
 
     passwd = action("passwd", "change a password (your own by default)")
@@ -55,8 +55,8 @@ def register(sub: Any, common: Common) -> None:
     passwd.set_defaults(handler=cmd_users_passwd)
 
     token = action("token", "issue (or --revoke) a service token for headless `serve` (admin)")
-    token.add_argument("name")
-    token.add_argument("--revoke", action="store_true")
+    token.add_argument("name", help="the account the service runs as")
+    token.add_argument("--revoke", action="store_true", help="revoke the account's token instead of issuing one")
     token.set_defaults(handler=cmd_users_token)
 
 
