@@ -197,7 +197,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                 print("export cancelled; no file written, nothing marked as exported", file=sys.stderr)
                 return 130
         extra = f" in {outcome.messages} HL7 message(s)" if args.format == "hl7" else ""
-        print(f"exported {outcome.results} results{extra} to {outcome.path}")
+        noun = "result" if outcome.results == 1 else "results"
+        print(f"exported {outcome.results} {noun}{extra} to {outcome.path}")
         return 0
 
     def run_or_explain() -> int:
