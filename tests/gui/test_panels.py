@@ -123,6 +123,19 @@ def test_orders_are_entered_validated_imported_and_follow_their_state(
     close_window(qtbot, window)
 
 
+def test_an_orders_import_says_what_it_left_out(tmp_path: Path, store: Store) -> None:
+    from benchlink.gui.panels.orders import imported_text
+    from benchlink.storage.worklist import Worklist
+
+    worklist = Worklist(store.engine)
+    csv_file = tmp_path / "wl.csv"
+    csv_file.write_text("sample_id,tests\nS1,GLU;NA\nS2,K\nS2,K\n", encoding="utf-8")
+    assert imported_text("wl.csv", worklist.import_file(csv_file)) == (
+        "Imported 3 order line(s) from wl.csv; 1 repeated in the file, entered once")
+    assert imported_text("wl.csv", worklist.import_file(csv_file)) == (
+        "Imported 0 order line(s) from wl.csv; 3 already open, left out; 1 repeated in the file, entered once")
+
+
 def test_audit_search_and_chain_verification_detects_an_edit(
     qtbot: Any, loop: Any, store: Store, idle_engine: Any, qsettings: Any
 ) -> None:

@@ -42,6 +42,16 @@ EMPTY_TEXT = ("No orders yet. Enter a sample ID and its tests above, or import a
 ANY_DEVICE = "Any device"
 
 
+def imported_text(name: str, report: Any) -> str:
+    """Say what an import left out, so an order the operator expected is not silently missing."""
+    text = f"Imported {len(report.ids)} order line(s) from {name}"
+    if report.already_open:
+        text += f"; {len(report.already_open)} already open, left out"
+    if report.repeated:
+        text += f"; {len(report.repeated)} repeated in the file, entered once"
+    return text
+
+
 class OrdersPanel(QWidget):
     def __init__(self, worklist: Any, runner: QueryRunner, devices: Callable[[], list[str]],
                  parent: Any = None) -> None:
@@ -218,8 +228,8 @@ class OrdersPanel(QWidget):
     def import_csv(self, path: Path) -> None:
         worklist = self.worklist
         self.form_error.setText("")
-        self.runner.submit(lambda: worklist.import_csv(path),
-                           lambda count: self._added(f"Imported {count} order line(s) from {path.name}"),
+        self.runner.submit(lambda: worklist.import_file(path),
+                           lambda report: self._added(imported_text(path.name, report)),
                            lambda exc: self._import_failed(f"{path.name}: {exc}"))
 
     def _import_failed(self, text: str) -> None:

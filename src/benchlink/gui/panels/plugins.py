@@ -34,7 +34,8 @@ class PluginsPanel(QWidget):
             parent=self,
         )
         self.table = make_table(self, "pluginsTable", "Plugins", self.model)
-        for key, width in (("name", 170), ("version", 70), ("state", 90), ("builtin", 80), ("provides", 260)):
+        # Provides is the column people read; Error is empty on a healthy install and takes what is left.
+        for key, width in (("name", 170), ("version", 70), ("state", 90), ("builtin", 80), ("provides", 560)):
             self.table.horizontalHeader().resizeSection(self.model.column_of(key), width)
         self.stack = EmptyOr(self.table, empty_label(self, "pluginsEmpty", EMPTY_TEXT, "Plugins"), self)
         self.summary = QLabel("", self)
@@ -48,6 +49,7 @@ class PluginsPanel(QWidget):
         split.addWidget(self.stack)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)  # without the detail's own factor the table got the smaller share
         bar = QHBoxLayout()
         bar.addWidget(self.summary, 1)
         bar.addWidget(self.refresh_button)
