@@ -79,7 +79,7 @@ class LogPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
-        for key, width in (("timestamp", 170), ("level", 70), ("device", 120), ("event", 220)):
+        for key, width in (("timestamp", 225), ("level", 70), ("device", 120), ("event", 220)):
             header.resizeSection(COLUMN_KEYS.index(key), width)
 
         layout = QVBoxLayout(self)
