@@ -72,9 +72,11 @@ def test_audit_list_prints_entries_oldest_first_without_their_values(home: Path)
     first = rows[0].split()  # entry, date, time, UTC offset, actor, action, target
     assert first[0] == "1" and first[4:6] == ["admin", "user.add"]
     assert any(" export " in row and str(home / "a.csv") in row for row in rows)
-    assert " device.edit " in rows[-1] and rows[-1].endswith("device:chem")  # the newest is last
+    # The newest is last: the listing's own sign-in (audit.view is a supervisor's right), after the edit.
+    assert rows[-1].split()[4:7] == ["admin", "auth.login", "user:admin"]
+    assert " device.edit " in rows[-2] and rows[-2].endswith("device:chem")
     assert [int(row.split()[0]) for row in rows] == sorted(int(row.split()[0]) for row in rows)
-    assert "mallory\\x1b[2J" in rows[-1] and "\x1b" not in listed.stdout  # no terminal control from a name
+    assert "mallory\\x1b[2J" in rows[-2] and "\x1b" not in listed.stdout  # no terminal control from a name
     assert SENTINEL_LAST not in listed.stdout + listed.stderr and "10.0.0.9" not in listed.stdout
     verified = benchlink(home, "audit", "verify")
     assert f"{len(rows)} entries verified" in verified.stdout
@@ -85,9 +87,11 @@ def test_audit_list_limit_shows_the_newest_and_says_older_ones_exist(home: Path)
     benchlink(home, "export", "csv", "--out", str(home / "b.csv"))  # auth.login, export
     everything = _table(benchlink(home, "audit", "list").stdout)
     assert len(everything) >= 3, everything
-    two = benchlink(home, "audit", "list", "--limit", "2")
-    assert _table(two.stdout) == everything[-2:], (two.stdout, everything)
-    assert "older entries not shown" in two.stderr, two.stderr
+    two = _table(benchlink(home, "audit", "list", "--limit", "2").stdout)
+    # The newest two: the end of the first listing, then this listing's own sign-in.
+    assert two[0] == everything[-1], (two, everything)
+    assert int(two[1].split()[0]) == int(two[0].split()[0]) + 1 and " auth.login " in two[1]
+    assert "older entries not shown" in benchlink(home, "audit", "list", "--limit", "1").stderr
     assert "older entries" not in benchlink(home, "audit", "list", "--limit", "500").stderr
 
 
@@ -282,3 +286,18 @@ def test_database_packed_csv_matches_the_row_writer_under_decimal_comma(tmp_path
     assert values[:8] == ["1,5", "-1,5", "+1,5", " 1,5", "<0,5", ">=2,25", "'=1,5", "'\t1,5"]
     assert values[11:17] == ["Positive", "***.**", "1.2.3", "a,1.5", "a;1.5", '1.5"']
 
+
+
+def test_audit_list_is_a_supervisors_view(home: Path) -> None:
+    import subprocess
+    import sys
+
+    assert benchlink(home, "audit", "list").returncode == 0  # the admin (created on first use) may
+    env = {**cli_env(home), "BENCHLINK_NEW_PASSWORD": "operator-pass-12345"}
+    subprocess.run([sys.executable, "-m", "benchlink", "users", "add", "olga", "--role", "operator"], env=env,
+                   check=True, capture_output=True, timeout=60)
+    as_operator = {**cli_env(home), "BENCHLINK_USER": "olga", "BENCHLINK_PASSWORD": "operator-pass-12345"}
+    refused = subprocess.run([sys.executable, "-m", "benchlink", "audit", "list"], env=as_operator,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 4 and "audit.view" in refused.stderr, refused.stderr
+    assert refused.stdout == ""

@@ -383,8 +383,14 @@ def _first_checksum_failure(data: bytes) -> str:
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     def run() -> int:
-        audit = _store(settings).audit()
+        store = _store(settings)
+        audit = store.audit()
         if args.action == "list":
+            from benchlink.cli.credentials import require
+            from benchlink.core.auth import Permission
+
+            # Who did what, when, is the supervisors' view in the window too (docs/security.md).
+            require(settings, store, Permission.AUDIT_VIEW, user=getattr(args, "user", None))
             return _list_audit(audit, args.limit)
         report = audit.verify()
         if report.ok:
