@@ -326,7 +326,10 @@ def ref_to_domain(driver: GenericAstmDriver, msg: AstmMessage) -> Decoded:
         else:
             patient_id = (ref(PatientView, "practice_id", p_rec, d) or ref(PatientView, "lab_id", p_rec, d)
                           or ref(PatientView, "patient_id_3", p_rec, d))
-        patient_name = "^".join(part for part in ref(PatientView, "name", p_rec, d) if part)
+        name_parts = list(ref(PatientView, "name", p_rec, d))
+        while name_parts and not name_parts[-1]:  # component positions kept; trailing empty ones dropped
+            name_parts.pop()
+        patient_name = "^".join(name_parts)
         birth_date = ref_first_nonempty(ref_components(p_rec, 8, d))
         for o_rec, result_records in orders:
             view_sid = ref(OrderView, "sample_id", o_rec, d)

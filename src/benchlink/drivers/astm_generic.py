@@ -7,6 +7,7 @@ conforming analyzers need nothing more than this class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from benchlink.core.driver import DecodeError, DriverInfo
@@ -119,7 +120,9 @@ class GenericAstmDriver:
                 patient = PatientView(patient_record, delims)
                 patient_id = patient_id_of(patient)
                 name_parts, birth_parts = patient.name, patient.components(8)
-            patient_name = "^".join([part for part in name_parts if part])
+            # Positions kept ("^John^Q": no family name, given John): dropping empty parts made "John" the
+            # family name in PID-5. Only trailing empty parts go.
+            patient_name = _name_text(name_parts)
             birth_date = first_nonempty(birth_parts)
             for order_record, result_records in orders:
                 plain_order = order_essentials(order_record, delims) if own_orders else None
@@ -187,6 +190,13 @@ class GenericAstmDriver:
             records.append(["O", "1", sample_id, *[""] * 22, "Y"])
         records.append(["L", "1", "N"])
         return encode_records(records, Delimiters(), encoding=encoding or self.info.encoding or "latin-1")
+
+
+def _name_text(parts: Sequence[str]) -> str:
+    kept = list(parts)
+    while kept and not kept[-1]:
+        kept.pop()
+    return "^".join(kept)
 
 
 def _looks_like_qc(report_type: str, sample_id: str) -> bool:
