@@ -114,6 +114,18 @@ def test_patient_id_without_name_is_still_valid(make_row: Callable[..., Any]) ->
     assert pid is not None and parse_message(data).value(pid, 3) == row.patient_id
 
 
+def test_two_patients_under_one_sample_id_get_one_message_each(make_row: Callable[..., Any], tmp_path: Path) -> None:
+    rows = [make_row(sample_id="", patient_id="PATA", patient_name="Alpha^Ann", instrument_code="GLU"),
+            make_row(sample_id="", patient_id="PATB", patient_name="Beta^Bob", instrument_code="GLU", value="2.0"),
+            make_row(sample_id="", patient_id="PATB", patient_name="Beta^Bob", instrument_code="NA", value="140")]
+    out = tmp_path / "two.hl7"
+    assert write_hl7(rows, out) == 2
+    messages = [m for m in out.read_bytes().decode().split("MSH|") if m]
+    pids = [next(s for s in m.split("\r") if s.startswith("PID")).split("|")[3] for m in messages]
+    assert pids == ["PATA", "PATB"]
+    assert [m.count("\rOBX|") for m in messages] == [1, 2]  # each result under its own patient
+
+
 def test_mixed_samples_refused(make_row: Callable[..., Any]) -> None:
     with pytest.raises(ExportError, match="group rows by sample_id"):
         oru([make_row(), make_row(sample_id="OTHER")])

@@ -300,8 +300,13 @@ def _obx(n: int, row: ResultRowLike, lis_system: str, inst_system: str) -> list[
 
 
 def _samples(rows: Iterable[ResultRowLike]) -> Iterator[list[ResultRowLike]]:
-    """Consecutive rows of the same sample and device (callers pass rows ordered by sample)."""
-    for _, group in groupby(rows, key=lambda r: (r.sample_id, r.device)):
+    """Consecutive rows of the same sample, device and patient (callers pass rows ordered by sample).
+
+    The patient is part of the key because one ORU carries one PID: grouping by sample alone put a
+    second patient's results under the first one's PID when an analyzer sent two patients with an
+    empty or repeated sample ID.
+    """
+    for _, group in groupby(rows, key=lambda r: (r.sample_id, r.device, r.patient_id, r.patient_name)):
         yield list(group)
 
 

@@ -65,7 +65,8 @@ def run_export(store: Store, request: ExportRequest, *, progress: Callable[[int]
         write_csv(tap(store.iter_results(flt)), request.out, request.csv, progress=progress, cancel=cancel)
     else:
         # one ORU per sample: the writer groups consecutive rows, so order them by sample
-        rows = sorted(store.iter_results(flt), key=lambda r: (r.device, r.sample_id, r.id))
+        rows = sorted(store.iter_results(flt), key=lambda r: (r.device, r.sample_id, r.patient_id, r.patient_name,
+                                                             r.id))
         messages = write_hl7(tap(rows), request.out, batch=request.hl7_batch, progress=progress, cancel=cancel)
     if ids:
         store.mark_exported(ids, datetime.now().astimezone(), str(request.out), actor=request.actor)
