@@ -115,6 +115,9 @@ def test_orders_are_entered_validated_imported_and_follow_their_state(
     csv_path.write_text("sample_id,tests,priority\nS200,ALT;AST,S\n", encoding="utf-8")
     panel.import_csv(csv_path)
     qtbot.waitUntil(lambda: panel.model.rowCount() == 4, timeout=3000)
+    panel.import_csv(csv_path)  # again: nothing new, and the panel says so after its own refresh
+    qtbot.waitUntil(lambda: panel.summary.text() == (
+        "4 order lines · Imported 0 order line(s) from worklist.csv; 2 already open, left out"), timeout=3000)
     idle_engine.worklist.mark([rows[0].id], "sent")
     panel.state.setCurrentText("Sent")
     qtbot.waitUntil(lambda: [r.id for r in panel.model.rows()] == [rows[0].id], timeout=3000)

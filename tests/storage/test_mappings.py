@@ -81,6 +81,8 @@ def test_invalid_mappings_are_refused(store: Store, args: tuple[str, str, str], 
         store.mappings().set_mapping(*args, actor="s")
     with pytest.raises(MappingError, match="factor"):
         store.mappings().set_mapping("d", "GLU", "X", factor=0.0, actor="s")
+    with pytest.raises(MappingError, match="must be a finite number above 0"):
+        store.mappings().set_mapping("d", "GLU", "X", factor=-5.0, actor="s")  # no unit conversion is negative
 
 
 def test_csv_round_trip(store: Store, tmp_path: Path) -> None:

@@ -55,7 +55,9 @@ class DateRangeEdit(QWidget):
         for edit in (self.start, self.end):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
-            edit.dateChanged.connect(self.changed.emit)
+            # dateChanged carries the new date; `changed` has no argument, and PySide refuses to drop
+            # it (TypeError on every edit, so the query was never re-run).
+            edit.dateChanged.connect(lambda _date: self.changed.emit())
         self.dash = QLabel("–", self)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

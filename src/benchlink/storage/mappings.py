@@ -77,9 +77,10 @@ def _validate(device: str, instrument_code: str, lis_code: str, factor: float) -
         raise MappingError("mapping instrument_code is empty: give the code the analyzer sends")
     if not lis_code.strip():
         raise MappingError(f"mapping for {device}/{instrument_code}: lis_code is empty; give the lab's test code")
-    if not math.isfinite(factor) or factor == 0:
+    if not math.isfinite(factor) or factor <= 0:
+        # A unit conversion is always a positive factor; a negative one turned 5.1 mmol/L into -92 mg/dL.
         raise MappingError(
-            f"mapping for {device}/{instrument_code}: factor {factor!r} must be a finite, non-zero number "
+            f"mapping for {device}/{instrument_code}: factor {factor!r} must be a finite number above 0 "
             "(1 = no unit conversion)"
         )
 

@@ -133,6 +133,7 @@ class OrdersPanel(QWidget):
         for label, _ in STATE_FILTERS:
             self.state.addItem(label)
         self.state.currentIndexChanged.connect(lambda _i: self.refresh())
+        self._last_action = ""
         self.summary = QLabel("", self)
         self.summary.setAccessibleName("Order count")
         state_label = QLabel("S&how", self)
@@ -187,8 +188,10 @@ class OrdersPanel(QWidget):
     def _arrived(self, rows: list[Any]) -> None:
         if [(r.id, r.state) for r in rows] != [(r.id, r.state) for r in self.model.rows()]:
             self.model.set_rows(rows)
-        self.summary.setText(f"{len(rows)} order line{'s' if len(rows) != 1 else ''}"
-                             + (" (newest 1000)" if len(rows) >= 1000 else ""))
+        count = f"{len(rows)} order line{'s' if len(rows) != 1 else ''}"
+        count += " (newest 1000)" if len(rows) >= 1000 else ""
+        # The last add/import's outcome stays beside the count: the refresh it triggers used to wipe it at once.
+        self.summary.setText(f"{count} · {self._last_action}" if self._last_action else count)
 
     def add_order(self) -> None:
         sample = self.sample.text().strip()
@@ -216,6 +219,7 @@ class OrdersPanel(QWidget):
         self.sample.clear()
         self.tests.clear()
         self.patient.clear()
+        self._last_action = text
         self.summary.setText(text)
         self.sample.setFocus()
         self.refresh()

@@ -91,6 +91,7 @@ class QuarantinePanel(QWidget):
         self.dismiss_button.setToolTip("Close this entry (audited under your name); the bytes are kept")
         self.dismiss_button.clicked.connect(self.dismiss_selected)
         self.status = QLabel("", self)
+        self.status.setWordWrap(True)  # a long decode error must wrap, not widen the whole window
         self.status.setObjectName("quarantineStatus")
         self.status.setAccessibleName("Quarantine status")
 
