@@ -287,6 +287,14 @@ def test_results_filters_detail_pane_and_filters_kept_between_runs(
     window = open_window(qtbot, idle_engine, qsettings)
     panel, model = window.results_panel, window.results_model
     qtbot.waitUntil(lambda: model.rowCount() == 4, timeout=3000)
+    sample_filter = panel.filters["sample_id"]
+    sample_filter.setFocus()
+    qtbot.keyClicks(sample_filter, "NOPE")
+    qtbot.waitUntil(lambda: model.rowCount() == 0, timeout=3000)
+    assert "Esc" in panel.hint.text()
+    qtbot.keyClick(sample_filter, Qt.Key.Key_Escape)  # as the hint says: Esc clears the field
+    assert sample_filter.text() == ""
+    qtbot.waitUntil(lambda: model.rowCount() == 4, timeout=3000)
     panel.dates.preset.setCurrentText("Yesterday")
     panel.apply_filter()
     qtbot.waitUntil(lambda: model.rowCount() == 1 and model.row_at(0).sample_id == "D1F", timeout=3000)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -93,6 +94,12 @@ class ResultsPanel(QWidget):
             edit.setClearButtonEnabled(True)
             edit.setMinimumWidth(60)
             edit.textChanged.connect(self._schedule_query)
+            # Esc clears the field, as the empty-table hint promises.
+            clear = QAction(edit)
+            clear.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+            clear.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            clear.triggered.connect(edit.clear)
+            edit.addAction(clear)
             bar.addWidget(edit, 1)
             self.filters[key] = edit
         self.status = QComboBox(self)
