@@ -126,6 +126,15 @@ def test_two_patients_under_one_sample_id_get_one_message_each(make_row: Callabl
     assert [m.count("\rOBX|") for m in messages] == [1, 2]  # each result under its own patient
 
 
+def test_only_values_naming_a_coding_system_are_coded(make_row: Callable[..., Any]) -> None:
+    values = ["LA6576-8^Positive^LN", "P^Positive^99LAB", "0^0^8.8", "3+^3+^45", "A^NEG^NEG^ccee^K-^NEG"]
+    msg = parse_message(oru([make_row(instrument_code=f"T{i}", value=v, numeric_value=None)
+                             for i, v in enumerate(values)]))
+    obx = msg.segments_named("OBX")
+    assert [msg.value(s, 2) for s in obx] == ["CWE", "CWE", "ST", "ST", "ST"]
+    assert msg.raw(obx[2], 5) == "0\\S\\0\\S\\8.8"  # the reaction grades as text, separators escaped
+
+
 def test_mixed_samples_refused(make_row: Callable[..., Any]) -> None:
     with pytest.raises(ExportError, match="group rows by sample_id"):
         oru([make_row(), make_row(sample_id="OTHER")])

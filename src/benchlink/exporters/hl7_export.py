@@ -46,7 +46,12 @@ SN_COMPARATORS: Final = frozenset({">", "<", ">=", "<=", "=", "<>"})
 ST_MAX: Final = 199
 
 _NM = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_CODED = re.compile(r"^[^^]*\^[^^]*\^[A-Z0-9][A-Z0-9.-]{0,19}(?:\^.*)?$")
+# A coded value names a real coding system (HL7 table 0396: LOINC, SNOMED CT, ICD, HL7 tables, or a
+# local "L"/"99zzz" one) in its third component, and in its sixth when it has an alternate code.
+# Any "a^b^c" was typed CWE before, so blood-bank reaction grades "0^0^8.8" and "3+^3+^45" went to
+# the LIS as codes from coding systems "8.8" and "45".
+_SYSTEM = r"(?:LN|SCT|SNM3?|L|I9C?|I10(?:-[A-Z]{2,3})?|HL7\d{4}|99[A-Z0-9]{1,5})"
+_CODED = re.compile(rf"^[^^]*\^[^^]*\^{_SYSTEM}(?:\^[^^]*\^[^^]*\^{_SYSTEM}(?:\^.*)?)?$")
 _INVALID = re.compile(r"^\s*\*+(?:\.\*+)?\s*$")
 _SEPS = DEFAULT_SEPARATORS
 
