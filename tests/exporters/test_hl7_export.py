@@ -135,6 +135,16 @@ def test_only_values_naming_a_coding_system_are_coded(make_row: Callable[..., An
     assert msg.raw(obx[2], 5) == "0\\S\\0\\S\\8.8"  # the reaction grades as text, separators escaped
 
 
+def test_exports_a_millisecond_apart_never_share_a_control_id(make_row: Callable[..., Any], tmp_path: Path) -> None:
+    moments = [datetime(2026, 3, 14, 9, 26, 53, micro, tzinfo=UTC) for micro in (1000, 2000)]
+    ids = []
+    for n, moment in enumerate(moments):
+        out = tmp_path / f"{n}.hl7"
+        write_hl7([make_row()], out, now=moment)
+        ids.append(out.read_bytes().split(b"|")[9].decode())
+    assert ids == ["26073092653001000001", "26073092653002000001"] and all(len(i) == 20 for i in ids)
+
+
 def test_mixed_samples_refused(make_row: Callable[..., Any]) -> None:
     with pytest.raises(ExportError, match="group rows by sample_id"):
         oru([make_row(), make_row(sample_id="OTHER")])
@@ -162,7 +172,7 @@ def test_write_hl7_one_message_per_sample(make_row: Callable[..., Any], tmp_path
         msg = parse_message(data)
         ids.append(msg.control_id)
         assert len(msg.segments_named("OBX")) == 2
-    assert ids == ["240301120000000001", "240301120000000002", "240301120000000003"]
+    assert ids == ["24061120000000000001", "24061120000000000002", "24061120000000000003"]  # yyDDDHHMMSSmmm + n
 
 
 def test_write_hl7_batch_structure(make_row: Callable[..., Any], tmp_path: Path) -> None:

@@ -332,13 +332,16 @@ def write_hl7(
     """Write one ORU^R01 per sample to ``out`` atomically; return the number of messages.
 
     ``batch=True`` wraps them as an HL7 batch file (``FHS BHS ... BTS FTS``; ``BTS-1`` is the
-    message count). Rows are grouped by *consecutive* sample id and device, so pass them
-    ordered by sample. Control ids are ``control_id_prefix`` (default: ``now`` as
-    ``yymmddHHMMSS``) followed by a six-digit counter, 18 characters, within MSH-10's 20.
+    message count). Rows are grouped by *consecutive* sample id, device and patient, so pass them
+    ordered by sample. Control ids are ``control_id_prefix`` followed by a six-digit counter.
+    The default prefix is ``now`` to the millisecond as ``yyDDDHHMMSSmmm`` (DDD: day of the year),
+    so the ids fill MSH-10's 20 characters: with whole seconds, two exports started in the same
+    second (a person's and the watched folder's) sent the LIS the same MSH-10 twice.
     """
     moment = now if now is not None else datetime.now(UTC).astimezone()
     stamp = hl7_timestamp(moment)
-    prefix = control_id_prefix if control_id_prefix is not None else moment.strftime("%y%m%d%H%M%S")
+    prefix = (control_id_prefix if control_id_prefix is not None
+              else moment.strftime("%y%j%H%M%S") + f"{moment.microsecond // 1000:03d}")
     header = "|".join(
         [_SEPS.encoding_characters, _e(sending_app), _e(sending_facility), _e(receiving_app),
          _e(receiving_facility), stamp, "", "", ""]
