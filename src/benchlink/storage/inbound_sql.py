@@ -94,6 +94,23 @@ def naive_utc(value: datetime | None) -> datetime | None:
     return value
 
 
+def naive_local(value: datetime | None) -> datetime | None:
+    """What ``InstrumentDateTime`` binds: an analyzer's time as naive wall-clock time of this PC.
+
+    Stored analyzer times are naive and read back as local time (most analyzers send no offset).
+    An aware value is therefore stored as the same instant in local time; stored as naive UTC it
+    was read back shifted by the PC's offset (11:30-05:00 showed as 16:30+01:00 in Berlin).
+    """
+    if value is not None and value.tzinfo is not None:
+        return value.astimezone().replace(tzinfo=None)
+    return value
+
+
+def sqlite_local_stamp(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text of :func:`naive_local`."""
+    return sqlite_stamp(naive_local(value))
+
+
 def sqlite_stamp(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite DATETIME text of :func:`naive_utc` (microseconds always written)."""
     value = naive_utc(value)
@@ -153,9 +170,9 @@ class InboundSql:
     def for_backend(cls, backend: str) -> InboundSql:
         """Encoders and SQL for a raw DBAPI connection to ``sqlite`` (sqlcipher3) or ``postgresql``."""
         if backend == "sqlite":
-            return cls(backend, "qmark", sqlite_stamp, sqlite_stamp)
+            return cls(backend, "qmark", sqlite_stamp, sqlite_local_stamp)
         if backend == "postgresql":
-            return cls(backend, "format", naive_utc, naive_utc)
+            return cls(backend, "format", naive_utc, naive_local)
         raise ValueError(f"no inbound SQL for backend {backend!r}")
 
     def commit_rows(self, cur: Any, batch: Iterable[InboundMessage]) -> list[CommitOutcome]:

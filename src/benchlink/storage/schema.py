@@ -76,14 +76,15 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class InstrumentDateTime(TypeDecorator[datetime]):
-    """The analyzer's clock: usually naive local time. Aware values are normalised to naive UTC."""
+    """The analyzer's clock: naive local time. Aware values are stored as the same instant in this
+    PC's local time (see ``inbound_sql.naive_local``), since every naive value reads back as local."""
 
     impl = DateTime
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            value = value.astimezone().replace(tzinfo=None)
         return value
 
 
