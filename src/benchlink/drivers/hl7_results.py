@@ -14,16 +14,32 @@ from benchlink.protocols.hl7.observations import Hl7Observation, read_observatio
 _KINDS = {kind.value: kind for kind in ResultKind}
 
 
+def structured_numeric(text: str) -> tuple[str, float | None, str]:
+    """An SN value (comparator^num1^separator^num2) as (text, number, comparator).
+
+    Read as plain text, ``>^8`` and ``^1.5`` had no number (and were sent on as text with escaped
+    separators). A single number keeps its comparator; a ratio or range (``^1^:^128``) is text only.
+    """
+    comparator, num1, separator, num2 = ([*text.split("^"), "", "", ""])[:4]
+    if separator or num2:
+        return f"{comparator}{num1}{separator}{num2}", None, ""
+    number, parsed = parse_numeric(f"{comparator}{num1}")
+    return f"{comparator}{num1}", number, parsed
+
+
 def to_result(obs: Hl7Observation) -> Result:
     """One observation as a domain result; invalid (``***.**``) values never get a number."""
+    value = obs.value
     if obs.invalid or not obs.value:
         number, comparator = None, ""
+    elif obs.value_type == "SN" and "^" in obs.value:
+        value, number, comparator = structured_numeric(obs.value)
     else:
         number, comparator = parse_numeric(obs.value)
     return Result(
         sample_id=obs.sample_id,
         instrument_code=obs.code,
-        value=obs.value,
+        value=value,
         patient_id=obs.patient_id,
         patient_name=obs.patient_name,
         birth_date=obs.birth_date,
