@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from benchlink.core.model import Decoded, HostQuery, Result, ResultKind
 from benchlink.core.values import parse_numeric
-from benchlink.drivers.astm_generic import GenericAstmDriver
+from benchlink.drivers.astm_generic import ASTM_RESULT_STATUS, GenericAstmDriver
 from benchlink.protocols.astm import records as records_module
 from benchlink.protocols.astm.capture import read_capture
 from benchlink.protocols.astm.errors import NotAstmError
@@ -313,12 +313,21 @@ def ref_blocks(records: Sequence[Record]) -> list[tuple[Record, list[tuple[Recor
     return patients
 
 
+#: LIS02-A2 R.9 -> HL7 table 0085, restated: same meaning where 0085 has one, else P (never F, and
+#: never the same letter with another meaning: HL7 W wrong patient, R not verified, N not asked).
+REF_RESULT_STATUS = {"F": "F", "P": "P", "C": "C", "X": "X", "I": "I", "S": "S", "V": "F",
+                     "W": "P", "R": "P", "N": "P", "Q": "P", "M": "P"}
+
+
 def ref_to_domain(driver: GenericAstmDriver, msg: AstmMessage) -> Decoded:
     """``to_domain`` as documented: hooks where a driver overrides them, the rules elsewhere."""
     d = msg.delimiters
     header = msg.records[0] if msg.records and msg.records[0].type == "H" else Record("H", ("H", "\\^&"))
     sender = ref(HeaderView, "sender_name", header, d)
-    whole = driver.message_kind(msg)
+    if overridden(driver, "message_kind"):
+        whole = driver.message_kind(msg)
+    else:  # LIS02-A2 H.12 processing id Q: a quality-control message
+        whole = ResultKind.QC if ref(HeaderView, "processing_id", header, d).upper() == "Q" else None
     results = []
     for p_rec, orders in ref_blocks(msg.records):
         if overridden(driver, "patient_id"):
@@ -338,7 +347,9 @@ def ref_to_domain(driver: GenericAstmDriver, msg: AstmMessage) -> Decoded:
             elif overridden(driver, "order_kind"):
                 kind = driver.order_kind(OrderView(o_rec, d))
             else:
-                qc = ref(OrderView, "report_type", o_rec, d).upper() == "Q" or any(
+                # O.12 action code Q ("treat specimen as a Q.C. test specimen") or a QC-named sample;
+                # not O.26 report type Q, which means "response to query".
+                qc = ref(OrderView, "action_code", o_rec, d).upper() == "Q" or any(
                     view_sid.upper().startswith(m) for m in ("QC", "CONTROL"))
                 kind = ResultKind.QC if qc else ResultKind.PATIENT
             sample_id = driver.sample_id(OrderView(o_rec, d)) if overridden(driver, "sample_id") else view_sid
@@ -358,12 +369,14 @@ def ref_to_domain(driver: GenericAstmDriver, msg: AstmMessage) -> Decoded:
                         ("status", "status"), ("observed_at", "completed_at"))}
                 numeric, comparator = ref_parse_numeric(value)
                 observed = details["observed_at"]
+                table = REF_RESULT_STATUS if driver.result_statuses is ASTM_RESULT_STATUS else driver.result_statuses
+                status = table.get(str(details["status"] or "").strip().upper(), "")
                 results.append(Result(
                     sample_id=sample_id, instrument_code=code, value=value, patient_id=patient_id,
                     patient_name=patient_name, birth_date=birth_date, test_name=name, numeric_value=numeric,
                     comparator=comparator, units=str(details["units"] or ""),
                     reference_range=str(details["reference_range"] or ""), flags=str(details["flags"] or ""),
-                    status=str(details["status"] or ""),
+                    status=status,
                     observed_at=observed if isinstance(observed, datetime) else None,
                     instrument=ref(ResultView, "instrument", r_rec, d) or sender, kind=kind,
                 ))
@@ -467,9 +480,9 @@ def delimiters(draw: st.DrawFn) -> Delimiters:
 
 PLAIN_TOKENS = [
     "", " ", "  ", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "GLU", "WBC", "ALL", "QC", "qc-7", "CONTROL", "Q", "S", "F",
-    "A", "M", "N", "H", "L", "D", "P", "804-5", "7.7", " 5.5 ", "7,41", "<15", ">= 8", "-0.5", ".5", "1e3", "2E-4",
-    "***.**", "1.2.3", "0", "20260101000000", "20240315101530+0100", "19751224", "2026013", "20261301", "2026",
-    "mmol/L", "3.5 to 5.1", "Smith", "S-1001",
+    "A", "M", "N", "H", "L", "D", "P", "W", "R", "V", "x", "804-5", "7.7", " 5.5 ", "7,41", "<15", ">= 8", "-0.5",
+    ".5", "1e3", "2E-4", "***.**", "1.2.3", "0", "20260101000000", "20240315101530+0100", "19751224", "2026013",
+    "20261301", "2026", "mmol/L", "3.5 to 5.1", "Smith", "S-1001",
 ]
 NON_ASCII_TOKENS = ["é", "Müller", "\xa0", "\xff", "ß", "µmol/L", "٣", "５", "²"]
 # Lone surrogates stand for bytes that did not decode (surrogateescape), as decode_message makes them.
@@ -593,7 +606,7 @@ def test_one_pass_readers_give_what_the_views_give(data: st.DataObject, d: Delim
     order = records_module.order_essentials(o_rec, d)
     assert (order is not None) == _is_plain(o_rec, d)
     if order is not None:
-        assert order == (ref(OrderView, "sample_id", o_rec, d), ref(OrderView, "report_type", o_rec, d))
+        assert order == (ref(OrderView, "sample_id", o_rec, d), ref(OrderView, "action_code", o_rec, d))
 
     patient = records_module.patient_essentials(p_rec, d)
     assert (patient is not None) == _is_plain(p_rec, d)
@@ -686,6 +699,8 @@ REACHED = {
     "comparator": lambda d, out: any(r.numeric_value is not None and r.comparator for r in out.results),
     "timestamp": lambda d, out: any(r.observed_at for r in out.results),
     "query": lambda d, out: bool(out.queries),
+    "qc": lambda d, out: any(r.kind is ResultKind.QC for r in out.results),
+    "status": lambda d, out: any(r.status for r in out.results),
 }
 
 

@@ -3,12 +3,26 @@
 Vendor drivers subclass it and override the small methods below (where the sample id lives,
 how a test code is written, what marks QC) when an analyzer puts things elsewhere; most
 conforming analyzers need nothing more than this class.
+
+What marks QC (LIS02-A2): H.12 processing id ``Q`` (the whole message carries quality-control
+data) or O.12 action code ``Q`` ("treat specimen as a Q.C. test specimen"), plus sample ids
+starting with ``QC``/``CONTROL``, which is how many analyzers name their control material.
+O.26 report type ``Q`` is *not* QC: it means "response to query", and a patient result sent in
+answer to a host query carries it; stored as QC it would vanish from the patient's report.
+
+Result status: R.9 is translated to HL7 table 0085, the vocabulary of ``Result.status`` (HL7
+results arrive in it, and the ORU export writes it to OBX-11 as is). Several letters exist in
+both tables with other meanings, so copying R.9 would send, say, ASTM ``W`` (validity
+questionable) as HL7 ``W`` (post original as wrong, e.g. wrong patient). See
+:data:`ASTM_RESULT_STATUS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
+from typing import ClassVar
 
 from benchlink.core.driver import DecodeError, DriverInfo
 from benchlink.core.model import Decoded, HostQuery, OrderRequest, Result, ResultKind
@@ -33,6 +47,29 @@ from benchlink.protocols.astm.records import (
 
 _QC_MARKERS = ("QC", "CONTROL")
 
+#: LIS02-A2 R.9 result status -> HL7 v2.5.1 table 0085 (OBX-11 observation result status).
+#: Each code goes to the 0085 code of the same meaning; where 0085 has none, to ``P``
+#: (preliminary), the weakest claim a stored result can carry, never to a stronger or a
+#: different one: ``F`` would let a LIS release it unreviewed, and the same-letter codes
+#: (``R`` not verified, ``N`` not asked, ``W`` wrong patient) say something else.
+#: Anything not listed (a vendor letter, or an HL7-only code like ``D`` delete, ``U`` made
+#: final, ``O`` order only) becomes ``""``: an unknown letter cannot be trusted to mean the
+#: action the same 0085 letter orders.
+ASTM_RESULT_STATUS: Mapping[str, str] = MappingProxyType({
+    "F": "F",  # final results -> final results
+    "P": "P",  # preliminary results -> preliminary results
+    "C": "C",  # correction of previously transmitted results -> correction replacing a result
+    "X": "X",  # order cannot be done -> results cannot be obtained for this observation
+    "I": "I",  # in instrument, results pending -> specimen in lab, results pending
+    "S": "S",  # partial results -> partial results
+    "V": "F",  # operator verified/approved -> final (verified is what final asserts)
+    "W": "P",  # warning, validity questionable -> preliminary; NOT HL7 W (post original as wrong)
+    "R": "P",  # previously transmitted (a resend; says nothing of finality) -> P; NOT HL7 R (not verified)
+    "N": "P",  # carries information to run a new (reflex) order -> P; NOT HL7 N (not asked)
+    "Q": "P",  # response to an outstanding query (no finality stated) -> preliminary
+    "M": "P",  # result is an MIC level (a kind of value, no finality stated) -> preliminary
+})
+
 #: The order in which ``to_domain`` passes Result's fields positionally
 #: (tests/protocols/test_decode_equivalence.py checks it against the dataclass).
 RESULT_FIELDS_ORDER = (
@@ -51,6 +88,9 @@ class GenericAstmDriver:
     )
     #: H.5 of the messages this host sends (answers to queries, order downloads).
     host_name = "BENCHLINK"
+    #: R.9 code (upper case) -> ``Result.status``; a vendor whose analyzer means something
+    #: else by a letter overrides this, not ``result_details``.
+    result_statuses: ClassVar[Mapping[str, str]] = ASTM_RESULT_STATUS
 
     def decode(self, data: bytes, *, encoding: str = "latin-1") -> Decoded:
         try:
@@ -61,11 +101,15 @@ class GenericAstmDriver:
 
     # -- what vendor drivers override -------------------------------------------------------
     def message_kind(self, message: AstmMessage) -> ResultKind | None:
-        """A kind that holds for the whole message, or None to decide per order."""
-        return None
+        """A kind that holds for the whole message, or None to decide per order.
+
+        LIS02-A2 H.12 processing id ``Q`` marks a quality-control message: every result in it is QC.
+        """
+        return ResultKind.QC if message.header.processing_id.upper() == "Q" else None
 
     def order_kind(self, order: OrderView) -> ResultKind:
-        return ResultKind.QC if _looks_like_qc(order.report_type, order.sample_id) else ResultKind.PATIENT
+        """QC for O.12 action code ``Q`` or a QC-named sample id; never for O.26 ``Q`` (query response)."""
+        return ResultKind.QC if _looks_like_qc(order.action_code, order.sample_id) else ResultKind.PATIENT
 
     def sample_id(self, order: OrderView) -> str:
         return order.sample_id
@@ -78,7 +122,12 @@ class GenericAstmDriver:
         return result.value
 
     def result_details(self, result: ResultView) -> dict[str, str | datetime | None]:
-        """Units, range, flags, status and time of an R record (keys are Result fields)."""
+        """Units, range, flags, status and time of an R record (keys are Result fields).
+
+        ``status`` is the R.9 code as sent: ``to_domain`` translates it through
+        :attr:`result_statuses` whichever path read it, so an override cannot let a raw ASTM
+        letter reach OBX-11 (an 0085 code it already holds maps to itself, to ``P`` or to ``""``).
+        """
         return {"units": result.units, "reference_range": result.reference_range, "flags": result.abnormal_flag,
                 "status": result.status, "observed_at": result.completed_at}
 
@@ -94,6 +143,7 @@ class GenericAstmDriver:
         sender = message.header.sender_name
         whole = self.message_kind(message)
         delims = message.delimiters
+        statuses = self.result_statuses
         # Hooks bound once: the loops below run for every result the workstation receives.
         patient_id_of, sample_id_of, order_kind_of = self.patient_id, self.sample_id, self.order_kind
         test_code, result_value, result_details = self.test_code, self.result_value, self.result_details
@@ -127,11 +177,11 @@ class GenericAstmDriver:
             for order_record, result_records in orders:
                 plain_order = order_essentials(order_record, delims) if own_orders else None
                 if plain_order is not None:
-                    sample_id, report_type = plain_order
+                    sample_id, action_code = plain_order
                     if whole is not None:
                         kind = whole
                     else:
-                        kind = ResultKind.QC if _looks_like_qc(report_type, sample_id) else ResultKind.PATIENT
+                        kind = ResultKind.QC if _looks_like_qc(action_code, sample_id) else ResultKind.PATIENT
                 else:
                     order = OrderView(order_record, delims)
                     kind = whole if whole is not None else order_kind_of(order)
@@ -149,10 +199,11 @@ class GenericAstmDriver:
                         units = str(details["units"] or "")
                         reference_range = str(details["reference_range"] or "")
                         flags = str(details["flags"] or "")
-                        status = str(details["status"] or "")
+                        status = str(details["status"] or "").strip()
                         stamp = details["observed_at"]
                         observed_at = stamp if isinstance(stamp, datetime) else None
                         instrument = r.instrument
+                    status = statuses.get(status.upper(), "")
                     numeric, comparator = parse_numeric(value)
                     # Positional, in RESULT_FIELDS_ORDER: a third cheaper than keywords here.
                     append(Result(
@@ -199,8 +250,9 @@ def _name_text(parts: Sequence[str]) -> str:
     return "^".join(kept)
 
 
-def _looks_like_qc(report_type: str, sample_id: str) -> bool:
-    return report_type.upper() == "Q" or sample_id.upper().startswith(_QC_MARKERS)
+def _looks_like_qc(action_code: str, sample_id: str) -> bool:
+    """O.12 ``Q`` ("treat specimen as a Q.C. test specimen") or a sample id named like control material."""
+    return action_code.upper() == "Q" or sample_id.upper().startswith(_QC_MARKERS)
 
 
 #: The per-record hooks as GenericAstmDriver defines them, captured at import: a hook that a

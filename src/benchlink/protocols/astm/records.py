@@ -477,7 +477,7 @@ class OrderView(_View):
 
     @property
     def action_code(self) -> str:
-        """O.12: C cancel, A add, N new, P pending, L reserved, X in process, Q QC."""
+        """O.12: C cancel, A add, N new, P pending, L reserved, X in process, Q treat as QC specimen."""
         return self.stripped(12)
 
     @property
@@ -588,15 +588,19 @@ def result_essentials(
 
 
 def order_essentials(record: Record, delims: Delimiters) -> tuple[str, str] | None:
-    """:class:`OrderView`'s sample_id and report_type of a plain O record."""
-    fields = _plain_fields(record, delims, 26)
+    """:class:`OrderView`'s sample_id and action_code of a plain O record.
+
+    The action code (O.12) is what marks a QC specimen (``Q``); the report type (O.26) is not
+    read: its ``Q`` means "response to query", which patient results are too.
+    """
+    fields = _plain_fields(record, delims, 12)
     if fields is None:
         return None
     comp = delims.component
     rep = delims.repeat
     blank = comp + _ASCII_SPACE
     sample_id = _lead(fields[2], rep, comp, blank) or _lead(fields[3], rep, comp, blank)
-    return sample_id, fields[25].strip()
+    return sample_id, fields[11].strip()
 
 
 def patient_essentials(record: Record, delims: Delimiters) -> tuple[str, str, str, list[str], list[str]] | None:
