@@ -285,11 +285,17 @@ class ExportDialog(QDialog):
         self.job = None
 
     def cancel_or_close(self) -> None:
+        self.reject()
+
+    def reject(self) -> None:
+        """Esc, the title bar's close and Cancel all land here. While an export runs, closing would
+        delete the dialog and its job under the export thread (whose next signal then raises and the
+        export is lost without a word), so ask the job to stop and stay open until it says it has."""
         if self.job is not None:
             self.status.setText("Cancelling…")
             self.job.cancel()
             return
-        self.reject()
+        super().reject()
 
     def _count_arrived(self, total: int) -> None:
         self.total = total

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QW
 
 from benchlink.core.events import DeviceChanged, MessageQuarantined, ResultsStored, TraceChunk
 from benchlink.core.logbuffer import GLOBAL_LOG, LogRing
-from benchlink.core.status import DeviceState
+from benchlink.core.status import DeviceSnapshot, DeviceState
 from benchlink.gui.contracts import GuiEngine
 from benchlink.gui.formatting import summary_text
 from benchlink.gui.models.devices_model import DevicesModel, is_linked, status_icon
@@ -125,6 +125,12 @@ class MainWindow(QMainWindow):
 
         store = engine.store
         self.devices_model = DevicesModel(parent=self)
+        #: Device names this window put in the panels' device lists; a name that leaves the engine
+        #: is taken out again (the panels only ever add), and only names the window added.
+        self._listed_devices: set[str] = set()
+        #: Devices whose row was dropped because the engine no longer runs them: their last events
+        #: can still be queued, and must not add the row back unless the engine runs the name again.
+        self._removed_devices: set[str] = set()
         self.results_model = ResultsModel(store, self.runner, page_size=page_size, count_runner=self.count_runner,
                                           parent=self)
         self.log_model = LogModel(parent=self)
@@ -430,6 +436,7 @@ class MainWindow(QMainWindow):
         self.results_panel.focus_filter()
 
     def refresh_all(self) -> None:
+        self.refresh_devices()
         self.results_panel.apply_filter()
         self.quarantine_panel.refresh()
         self.orders_panel.refresh()
@@ -486,8 +493,16 @@ class MainWindow(QMainWindow):
         self._spawn(command())
 
     def refresh_devices(self) -> None:
-        """Re-read every device's snapshot (after the engine has finished starting)."""
-        self.devices_model.set_snapshots(self.engine.snapshots())
+        """Rebuild the table from the engine's devices (running and not started) after the engine
+        starts, a save or F5: events only update rows, so this is what drops removed or renamed ones."""
+        selected = self.devices_panel.selected_name()
+        before = {snap.name for snap in self.devices_model.snapshots()}
+        snapshots = self.engine.snapshots()
+        now = {snap.name for snap in snapshots}
+        self._removed_devices = (self._removed_devices | before) - now
+        self.devices_model.set_snapshots(snapshots)
+        if selected is not None:
+            self.devices_panel.select(selected)
         self.sync_device_names()
         self._update_summary()
 
@@ -502,6 +517,14 @@ class MainWindow(QMainWindow):
 
     def sync_device_names(self) -> None:
         names = self.device_names()
+        gone = self._listed_devices - set(names)
+        self._listed_devices = set(names)
+        if gone:
+            combos = [self.results_panel.device]
+            if self.mapping_panel is not None:
+                combos += [self.mapping_panel.device_filter, self.mapping_panel.device]
+            for combo in combos:
+                _drop_items(combo, gone)
         self.results_panel.set_devices(names)
         self.log_panel.set_devices(names)
         self.orders_panel.sync_devices()
@@ -556,10 +579,8 @@ class MainWindow(QMainWindow):
                 _log.warning("gui_device_save_failed", device=config.name, error_type=type(exc).__name__)
                 self.statusBar().showMessage(f"Could not save {config.name}: {exc}")
                 return
-            self.devices_model.set_snapshots(self.engine.snapshots())
-            self.sync_device_names()
+            self.refresh_devices()
             self.devices_panel.select(config.name)
-            self._update_summary()
             self.statusBar().showMessage(f"Saved {config.name} to {path.name}; only this device restarted", 8000)
 
         self._spawn(command())
@@ -644,8 +665,8 @@ class MainWindow(QMainWindow):
                 )
         if trace:
             self.trace_panel.add_chunks(trace)
-        for snapshot in snapshots.values():
-            self.devices_model.apply(snapshot)
+        if snapshots:
+            self._apply_device_events(list(snapshots.values()))
         if changed:
             self._update_summary()
         if stored:
@@ -654,6 +675,32 @@ class MainWindow(QMainWindow):
                 self._today_timer.start()
         if quarantined:
             self.quarantine_panel.refresh()
+
+    def _apply_device_events(self, snapshots: list[DeviceSnapshot]) -> None:
+        """Update rows from events without resurrecting removed devices: one removed or renamed
+        away still sends its final "stopped" after the table was rebuilt, and that event must drop
+        its row (or be ignored), not bring it back as a ghost. Other unknown names are added: the
+        engine may still be starting its devices when the window first reads them."""
+        live: set[str] | None = None
+
+        def engine_has(name: str) -> bool:
+            nonlocal live
+            if live is None:  # read once per drain, and only when a row may come or go
+                live = {snap.name for snap in self.engine.snapshots()}
+            return name in live
+
+        rows_changed = False
+        for snapshot in snapshots:
+            name = snapshot.name
+            known = self.devices_model.has(name)
+            if known and snapshot.state == DeviceState.STOPPED and not engine_has(name):
+                self._removed_devices.add(name)
+                rows_changed = self.devices_model.remove(name) or rows_changed
+            elif known or name not in self._removed_devices or engine_has(name):
+                self._removed_devices.discard(name)
+                rows_changed = self.devices_model.apply(snapshot) or rows_changed
+        if rows_changed:
+            self.sync_device_names()
 
     # -- shutdown ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -670,6 +717,15 @@ class MainWindow(QMainWindow):
             self.count_runner.close()
             self.closed.emit()
         super().closeEvent(event)
+
+
+def _drop_items(combo: Any, names: set[str]) -> None:
+    """Take removed devices out of a device list, except the one it is filtering on right now:
+    switching the operator's filter under them would silently change what they are looking at."""
+    for name in names:
+        index = combo.findText(name)
+        if index >= 0 and index != combo.currentIndex():
+            combo.removeItem(index)
 
 
 class _NoPlugins:

@@ -47,6 +47,10 @@ class Engine:
         #: listed with the running ones, so the window, `status` and serve's console show them, not
         #: only the log file.
         self.not_started: dict[str, DeviceSnapshot] = {}
+        #: The configuration a runner was started from when it differs from the runner's own:
+        #: Connect on a device configured enabled=false runs it with enabled=True, and
+        #: apply_devices must compare the configured copy or it would see a change and stop it.
+        self._configured: dict[str, DeviceConfig] = {}
         self.demo_interval = demo_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -132,13 +136,15 @@ class Engine:
             del self.not_started[name]
         changed: list[str] = []
         for name in [n for n in self.runners if n not in wanted and n != DEMO_DEVICE]:
+            self._configured.pop(name, None)
             await self.runners.pop(name).stop()
             changed.append(name)
             log.info("device removed", device=name)
         for name, config in wanted.items():
             current = self.runners.get(name)
-            if current is not None and current.config == config:
+            if current is not None and self._configured.get(name, current.config) == config:
                 continue
+            self._configured.pop(name, None)
             if current is not None:
                 await current.stop()
             try:
@@ -190,10 +196,15 @@ class Engine:
             await self.apply_devices(devices, actor="config-file")
 
     async def enable_device(self, name: str, enabled: bool) -> None:
+        """Connect or disconnect one device by hand until the operator says otherwise; a later
+        apply_devices leaves it alone unless its configuration is the thing that changed."""
         runner = self.runners[name]
         await runner.stop()
         if enabled:
+            configured = self._configured.get(name, runner.config)
             fresh = self._make_runner(replace(runner.config, enabled=True))
+            if fresh.config != configured:
+                self._configured[name] = configured
             self.runners[name] = fresh
             await fresh.start()
         else:

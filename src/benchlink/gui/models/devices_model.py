@@ -90,17 +90,33 @@ class DevicesModel(KeyedRowsModel):
         self._rows = list(snapshots)
         self.endResetModel()
 
-    def apply(self, snapshot: DeviceSnapshot) -> None:
-        """Replace one device's row in place so selection and scroll position survive."""
+    def apply(self, snapshot: DeviceSnapshot) -> bool:
+        """Replace one device's row in place so selection and scroll position survive; returns
+        True when the device was new to the table. Callers decide whether an unknown name is a
+        device the engine really runs: a late event from a removed one must not bring it back."""
         for row, current in enumerate(self._rows):
             if current.name == snapshot.name:
                 self._rows[row] = snapshot
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-                return
+                return False
         position = len(self._rows)
         self.beginInsertRows(QModelIndex(), position, position)
         self._rows.append(snapshot)
         self.endInsertRows()
+        return True
+
+    def remove(self, name: str) -> bool:
+        """Drop one device's row (removed or renamed in the engine) without resetting the others."""
+        for row, current in enumerate(self._rows):
+            if current.name == name:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._rows[row]
+                self.endRemoveRows()
+                return True
+        return False
+
+    def has(self, name: str) -> bool:
+        return any(row.name == name for row in self._rows)
 
     def tick(self) -> None:
         """Relative times age without new snapshots; repaint just that column."""
