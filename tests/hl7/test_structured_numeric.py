@@ -31,3 +31,13 @@ def test_sn_values_are_numbers_with_comparators_and_ratios_stay_text() -> None:
     oru = build_oru([_row(r, n) for n, r in enumerate(results)], control_id="1", timestamp="20240101120000")
     obx = [s.split("|") for s in oru.decode().split("\r") if s.startswith("OBX")]
     assert [(o[2], o[5]) for o in obx] == [("SN", ">^8"), ("NM", "5.5"), ("ST", "1:128")]
+
+
+def test_ft_line_breaks_become_lines_and_leave_as_tx_lines() -> None:
+    message = (b"MSH|^~\\&|AN|LAB|LIS|LAB|20240101120000||ORU^R01|1|P|2.5.1\rPID|1||P1\rOBR|1|S1||PANEL\r"
+               b"OBX|1|FT|NOTE^Comment||Line1\\.br\\Line2||||||F\r")
+    (result,) = GenericHl7Driver().decode(message).results
+    assert result.value == "Line1\nLine2"
+    oru = build_oru([_row(result, 1)], control_id="1", timestamp="20240101120000")
+    obx = next(s for s in oru.decode().split("\r") if s.startswith("OBX")).split("|")
+    assert (obx[2], obx[5]) == ("TX", "Line1~Line2")

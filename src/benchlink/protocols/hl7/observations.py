@@ -280,6 +280,9 @@ def _observation(
         result_value = "\n".join(msg.lines(seg, 5))
     else:
         result_value = msg.text(seg, 5)
+    if value_type == "FT":
+        # FT's line break is a formatting command; kept as sent, the LIS showed a literal "\.br\".
+        result_value = result_value.replace(f"{s.escape}.br{s.escape}", "\n")
     invalid = bool(result_value) and _INVALID_VALUE.match(result_value) is not None
     flag_raw = msg.raw(seg, 8)
     if flag_raw:
