@@ -3,8 +3,6 @@ stay open until the export thread has stopped, never vanish under it."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +12,7 @@ from benchlink.gui.export_dialog import ExportDialog
 from benchlink.storage.store import ResultFilter, Store
 
 from .conftest import seed_results
-
-
-class GatedStore:
-    """The real store, whose result iterator waits for the test to open a gate, so the export is
-    reliably mid-way when the dialog is asked to close."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.gate = threading.Event()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
-
-    def iter_results(self, flt: ResultFilter) -> Iterator[Any]:
-        self.gate.wait(5)
-        yield from self.store.iter_results(flt)
+from .test_panels import GatedStore
 
 
 def test_esc_and_close_during_an_export_cancel_it_and_keep_the_dialog_open(

@@ -185,7 +185,8 @@ def test_plugins_panel_lists_loaded_and_failed_with_errors(qtbot: Any, idle_engi
 
 
 class GatedStore:
-    """The real store, whose result iterator waits for the test to open a gate."""
+    """The real store, whose result iterator waits for the test to open a gate, so an export is
+    reliably mid-way when the test cancels it or closes its dialog."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
