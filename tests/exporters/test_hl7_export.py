@@ -145,6 +145,16 @@ def test_exports_a_millisecond_apart_never_share_a_control_id(make_row: Callable
     assert ids == ["26073092653001000001", "26073092653002000001"] and all(len(i) == 20 for i in ids)
 
 
+def test_repeated_codes_in_one_message_get_obx4_sub_ids(make_row: Callable[..., Any]) -> None:
+    rows = [make_row(instrument_code="580", value="0.15", numeric_value=0.15),
+            make_row(instrument_code="580", value="Nonreactive", numeric_value=None),
+            make_row(instrument_code="GLU", value="5.1", numeric_value=5.1),
+            make_row(instrument_code="580", value="1277", numeric_value=1277.0)]
+    msg = parse_message(oru(rows))
+    strict(oru(rows))
+    assert [msg.value(s, 4) for s in msg.segments_named("OBX")] == ["1", "2", "", "3"]
+
+
 def test_mixed_samples_refused(make_row: Callable[..., Any]) -> None:
     with pytest.raises(ExportError, match="group rows by sample_id"):
         oru([make_row(), make_row(sample_id="OTHER")])

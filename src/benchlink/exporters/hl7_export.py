@@ -23,6 +23,7 @@ Field decisions:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import groupby
@@ -245,16 +246,36 @@ def build_oru(
     obr = ["OBR", "1", sid, sid, service, "", "", obr_time] + [""] * 14 + [_e(timestamp), "", "", ""]
     obr[25] = _obr_status(sample_rows)
     segments.append("|".join(obr))
-    for n, row in enumerate(sample_rows, start=1):
-        segments.extend(_obx(n, row, lis_coding_system, instrument_coding_system))
+    for n, (row, sub_id) in enumerate(zip(sample_rows, _sub_ids(sample_rows), strict=True), start=1):
+        segments.extend(_obx(n, row, lis_coding_system, instrument_coding_system, sub_id))
     return ("\r".join(segments) + "\r").encode("utf-8")
+
+
+def _sub_ids(rows: Sequence[ResultRowLike]) -> list[str]:
+    """OBX-4 for each row: 1, 2, 3… among rows whose observation code repeats in the message.
+
+    HL7 v2.5.1 (7.4.2.4) needs OBX-4 whenever several OBX under one OBR share OBX-3. Analyzers send
+    several values under one test code (ARCHITECT S/CO, interpretation and RLU; GeneXpert targets;
+    replicates); with OBX-4 empty a LIS keeping one value per code stored whichever came last.
+    """
+    codes = [(r.lis_code or "", r.instrument_code or "") for r in rows]
+    repeated = {code for code, count in Counter(codes).items() if count > 1}
+    seen: Counter[tuple[str, str]] = Counter()
+    ids: list[str] = []
+    for code in codes:
+        if code in repeated:
+            seen[code] += 1
+            ids.append(str(seen[code]))
+        else:
+            ids.append("")
+    return ids
 
 
 def _sort_key(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _obx(n: int, row: ResultRowLike, lis_system: str, inst_system: str) -> list[str]:
+def _obx(n: int, row: ResultRowLike, lis_system: str, inst_system: str, sub_id: str = "") -> list[str]:
     name = _e(row.test_name or "")
     inst = _e(row.instrument_code or "")
     lis = _e(row.lis_code or "")
@@ -275,7 +296,7 @@ def _obx(n: int, row: ResultRowLike, lis_system: str, inst_system: str) -> list[
         str(n),
         value_type,
         code,
-        "",
+        sub_id,
         value,
         _e(row.units or ""),
         _e(row.reference_range or ""),
