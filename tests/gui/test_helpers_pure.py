@@ -45,6 +45,21 @@ def test_validation_names_each_bad_field() -> None:
     assert errors["tls_cert"].startswith("No such file") and errors["tls_key"].startswith("No such file")
 
 
+def test_a_port_or_serial_line_another_device_uses_is_refused_by_name() -> None:
+    chem, _ = validate_device(DeviceForm(name="chem-1", host="0.0.0.0", port="15000"), drivers=DRIVERS)
+    haem, _ = validate_device(DeviceForm(name="haem-1", kind="serial", serial_device="/dev/ttyUSB0"), drivers=DRIVERS)
+    assert chem is not None and haem is not None
+    _, errors = validate_device(DeviceForm(name="new", host="127.0.0.1", port="15000"), drivers=DRIVERS,
+                                others=[chem, haem])
+    assert errors == {"port": "Port 15000 is already used by chem-1; choose another"}
+    _, errors = validate_device(DeviceForm(name="new", kind="serial", serial_device="/dev/ttyUSB0"), drivers=DRIVERS,
+                                others=[chem, haem])
+    assert errors == {"serial_device": "/dev/ttyUSB0 is already used by haem-1"}
+    ok, errors = validate_device(DeviceForm(name="new", host="0.0.0.0", port="15001"), drivers=DRIVERS,
+                                 others=[chem, haem])
+    assert ok is not None and errors == {}
+
+
 def test_a_valid_form_becomes_a_config_with_only_known_tolerances() -> None:
     form = DeviceForm(name="c311", driver="astm", host="0.0.0.0", port="5001",
                       tolerances=("oversize_frames", "lowercase_checksum"), receive_timeout="45")

@@ -86,12 +86,28 @@ def _number(errors: dict[str, str], key: str, text: str, cast: type, low: float,
     return value
 
 
+_ANY_ADDRESS = {"", "0.0.0.0", "::"}
+
+
+def _clash_with_others(errors: dict[str, str], form: DeviceForm, port: int, others: Sequence[DeviceConfig]) -> None:
+    """A listening port or serial port another device already uses: saved, the device only errored."""
+    host = form.host.strip()
+    for other in others:
+        t = other.transport
+        if form.kind == "tcp-server" and t.kind == "tcp-server" and port and t.port == port and (
+                host == t.host or host in _ANY_ADDRESS or t.host in _ANY_ADDRESS):
+            errors.setdefault("port", f"Port {port} is already used by {other.name}; choose another")
+        if form.kind == "serial" and t.kind == "serial" and form.serial_device.strip() == t.device:
+            errors.setdefault("serial_device", f"{t.device} is already used by {other.name}")
+
+
 def validate_device(
     form: DeviceForm,
     *,
     drivers: Sequence[str],
     taken_names: Sequence[str] = (),
     base: DeviceConfig | None = None,
+    others: Sequence[DeviceConfig] = (),
 ) -> tuple[DeviceConfig | None, dict[str, str]]:
     """(config, {}) when the form is valid, else (None, {field: what to fix}).
 
@@ -137,6 +153,7 @@ def validate_device(
             errors["tls_cert"] = "A private key needs its certificate"
         if form.kind == "tcp-server" and form.tls_ca.strip() and not form.tls_cert.strip():
             errors["tls_cert"] = "A TLS server needs its own certificate and key"
+    _clash_with_others(errors, form, port, others)
     unknown = [t for t in form.tolerances if t not in TOLERANCE_NAMES]
     if unknown:
         errors["tolerances"] = f"Unknown tolerance(s): {', '.join(unknown)}"

@@ -547,6 +547,7 @@ class MainWindow(QMainWindow):
             return (found[0].info.name, found[1]) if found is not None else None
 
         dialog = DeviceDialog(drivers=drivers, taken_names=self.device_names(), config=config,
+                              others=self.device_configs(),
                               list_ports=list_serial_ports, detect=detect, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.save_device(dialog.result_config, config))

@@ -68,6 +68,7 @@ class DeviceDialog(QDialog):
         drivers: Sequence[str],
         taken_names: Sequence[str],
         config: DeviceConfig | None = None,
+        others: Sequence[DeviceConfig] = (),
         list_ports: Callable[[], list[str]] | None = None,
         detect: Callable[[bytes], tuple[str, str] | None] | None = None,
         parent: QWidget | None = None,
@@ -78,6 +79,7 @@ class DeviceDialog(QDialog):
         self.base = config
         self.drivers = sorted(drivers)
         self.taken = [n for n in taken_names if config is None or n != config.name]
+        self.others = [c for c in others if config is None or c.name != config.name]
         self._list_ports = list_ports
         self.result_config: DeviceConfig | None = None
         self.errors: dict[str, str] = {}
@@ -357,7 +359,8 @@ class DeviceDialog(QDialog):
         )
 
     def revalidate(self, *_: Any) -> bool:
-        config, errors = validate_device(self.form(), drivers=self.drivers, taken_names=self.taken, base=self.base)
+        config, errors = validate_device(self.form(), drivers=self.drivers, taken_names=self.taken, base=self.base,
+                                        others=self.others)
         self.errors = errors
         for key, label in self.error_labels.items():
             text = errors.get(key, "")
