@@ -146,6 +146,14 @@ def test_operator_session_hides_audit_and_editing_and_idle_lock_hides_panels(
     assert not window.devices_panel.add_button.isEnabled() and not window.add_device_action.isEnabled()
     assert window.open_device_dialog(None) is None
     assert window.orders_panel.add_button.isEnabled()  # operators enter orders
+    # What is greyed out says why: the supervisor's right, not a fault.
+    for button in (window.devices_panel.add_button, window.devices_panel.edit_button):
+        assert button.toolTip().startswith("Needs a supervisor or admin"), button.objectName()
+    if window.mapping_panel is not None:
+        assert not window.mapping_panel.save_button.isEnabled()
+        assert window.mapping_panel.save_button.toolTip().startswith("Needs a supervisor or admin")
+    for own in (window.orders_panel.add_button, window.quarantine_panel.retry_button):  # an operator's own
+        assert "right" not in own.toolTip() and not own.toolTip().startswith("Needs")
     assert window.export_action.isEnabled()
     assert window.user_label.text() == "olga (operator)"
 

@@ -86,3 +86,17 @@ def text_view(parent: QWidget, name: str, accessible: str) -> QPlainTextEdit:
     view.setFont(font)
     view.setMinimumHeight(view.fontMetrics().height() * 3)
     return view
+
+
+NEEDS_SUPERVISOR = "Needs a supervisor or admin: sign in with such an account to change this."
+
+
+def explain_permission(widgets: Any, allowed: bool, why: str = NEEDS_SUPERVISOR) -> None:
+    """Show ``why`` as the tooltip of each widget the signed-in role may not use (its own tooltip
+    otherwise): a greyed-out button alone left operators guessing whether something was broken."""
+    for widget in widgets:
+        original = widget.property("permittedToolTip")
+        if original is None:
+            original = widget.toolTip()
+            widget.setProperty("permittedToolTip", original)
+        widget.setToolTip(str(original) if allowed else why)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from benchlink.core.status import DeviceState
 from benchlink.gui.models.devices_model import COLUMN_KEYS, DevicesModel
+from benchlink.gui.widgets import explain_permission
 
 EMPTY_TEXT = ("No devices yet. Click “Add device…” to connect an analyzer (serial or TCP), "
               "or start the demo analyzer with: benchlink --demo")
@@ -150,6 +151,7 @@ class DevicesPanel(QWidget):
         """Adding and editing devices needs the devices.edit permission; (dis)connecting does not."""
         self._editable = editable
         self.add_button.setEnabled(editable)
+        explain_permission((self.add_button, self.edit_button), editable)
         self._sync_buttons()
 
     def _sync(self) -> None:

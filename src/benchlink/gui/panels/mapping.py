@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from benchlink.gui.models.table_model import Column, RowsModel
 from benchlink.gui.queries import QueryRunner
 from benchlink.gui.unmapped import unmapped_codes
-from benchlink.gui.widgets import EmptyOr, empty_label, make_table
+from benchlink.gui.widgets import EmptyOr, empty_label, explain_permission, make_table
 
 ALL = "All devices"
 EVERY_DEVICE = "*"
@@ -293,10 +293,12 @@ class MappingPanel(QWidget):
     def set_editable(self, editable: bool) -> None:
         """Mappings are owned by supervisors; operators see them and the unmapped list only."""
         self._editable = editable
-        for widget in (self.save_button, self.import_button, self.map_button, self.replay_button,
-                       self.lis, self.code, self.factor):
+        widgets = (self.save_button, self.import_button, self.map_button, self.replay_button, self.lis, self.code,
+                   self.factor)
+        for widget in widgets:
             widget.setEnabled(editable)
         self.retire_button.setEnabled(editable and self.selected() is not None)
+        explain_permission((*widgets, self.retire_button), editable)
 
     def save(self) -> None:
         if not self._editable:

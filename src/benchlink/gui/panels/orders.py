@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from benchlink.gui.models.table_model import Column, RowsModel
 from benchlink.gui.queries import QueryRunner
-from benchlink.gui.widgets import EmptyOr, empty_label, make_table
+from benchlink.gui.widgets import EmptyOr, empty_label, explain_permission, make_table
 
 STATE_FILTERS: tuple[tuple[str, str | None], ...] = (
     ("All", None), ("Pending", "pending"), ("Sent", "sent"), ("Acknowledged", "acknowledged"),
@@ -172,8 +172,11 @@ class OrdersPanel(QWidget):
             self.device.setCurrentText(current)
 
     def set_editable(self, editable: bool) -> None:
-        for widget in (self.add_button, self.import_button, self.sample, self.tests):
+        widgets = (self.add_button, self.import_button, self.sample, self.tests)
+        for widget in widgets:
             widget.setEnabled(editable)
+        explain_permission(widgets, editable,
+                           "Entering orders needs the orders right: sign in with an account that has it.")
 
     def _poll_if_visible(self) -> None:
         if self.isVisible() and self.runner.pending == 0:

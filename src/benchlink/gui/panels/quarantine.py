@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from benchlink.gui.models.table_model import Column, RowsModel
 from benchlink.gui.queries import QueryRunner
-from benchlink.gui.widgets import EmptyOr, empty_label, make_table, text_view
+from benchlink.gui.widgets import EmptyOr, empty_label, explain_permission, make_table, text_view
 from benchlink.gui.wire_text import hex_dump, show_controls
 
 STATES: tuple[tuple[str, str | None], ...] = (("Open", "open"), ("Retried", "retried"),
@@ -171,6 +171,8 @@ class QuarantinePanel(QWidget):
 
     def set_editable(self, editable: bool) -> None:
         self._editable = editable
+        explain_permission((self.retry_button, self.dismiss_button), editable,
+                           "Retrying or dismissing needs the quarantine right: sign in with an account that has it.")
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
