@@ -157,18 +157,23 @@ def test_operator_session_hides_audit_and_editing_and_idle_lock_hides_panels(
     assert window.export_action.isEnabled()
     assert window.user_label.text() == "olga (operator)"
 
+    export = window.open_export_dialog()  # shows the current filter, which may name a patient
+    assert export is not None and export.isVisible()
     runner = QueryRunner()
     watch = install_idle_lock(window, session, runner)
     clock.now += timedelta(minutes=6)
     watch.check()  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: not window.results_dock.isVisible(), timeout=2000)
     assert window.summary_label.text() == "Locked"
+    assert not export.isVisible()  # nothing readable stays on screen, dialogs included
     unlock = window.findChild(UnlockDialog)
     assert unlock is not None and unlock.isVisible()
     unlock.password.setText(GOOD + "!")
     qtbot.mouseClick(unlock.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.results_dock.isVisible(), timeout=5000)
     assert not session.locked() and not window.audit_dock.isVisible()
+    assert export.isVisible()  # and it comes back as it was
+    export.reject()
     close_window(qtbot, window)
     runner.close()
 

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QWidget
 
 from benchlink.core.events import DeviceChanged, MessageQuarantined, ResultsStored, TraceChunk
 from benchlink.core.logbuffer import GLOBAL_LOG, LogRing
@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self._command_tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._locked_state: QByteArray | None = None
+        self._hidden_dialogs: list[QDialog] = []
 
         store = engine.store
         self.devices_model = DevicesModel(parent=self)
@@ -461,12 +462,20 @@ class MainWindow(QMainWindow):
             self._locked_state = self.saveState(STATE_VERSION)
         for dock in self.docks():
             dock.hide()
+        # Open dialogs too: the Export dialog shows its filter (a patient ID), the device dialog hosts.
+        # The unlock dialog itself is opened after this, so it is never among them.
+        self._hidden_dialogs = [d for d in self.findChildren(QDialog) if d.isVisible()]
+        for dialog in self._hidden_dialogs:
+            dialog.hide()
         self.summary_label.setText("Locked")
 
     def restore_after_lock(self) -> None:
         if self._locked_state is not None:
             self.restoreState(self._locked_state, STATE_VERSION)
             self._locked_state = None
+        for dialog in self._hidden_dialogs:
+            dialog.show()
+        self._hidden_dialogs = []
         self.apply_permissions()
         self._update_summary()
 
