@@ -110,3 +110,14 @@ def test_date_presets_are_half_open_local_days(preset: str, since_days: int | No
     assert until == (None if until_days is None else local_midnight(today + timedelta(days=until_days)))
     between = preset_range("Between…", today, date(2024, 3, 5), date(2024, 3, 1))
     assert between == (local_midnight(date(2024, 3, 1)), local_midnight(date(2024, 3, 6)))
+
+
+def test_tab_leaves_a_table_instead_of_walking_its_cells(qapp: object) -> None:
+    from PySide6.QtGui import QStandardItemModel
+    from PySide6.QtWidgets import QWidget
+
+    from benchlink.gui.widgets import make_table
+
+    parent = QWidget()
+    table = make_table(parent, "t", "T", QStandardItemModel(3, 3))
+    assert not table.tabKeyNavigation()

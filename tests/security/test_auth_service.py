@@ -85,6 +85,8 @@ def test_lockout_after_five_failures_then_released_after_fifteen_minutes(
     with pytest.raises(AccountLockedError) as locked:
         service.authenticate("ann", "wrong-4")
     assert locked.value.until == clock.now + timedelta(minutes=15)
+    local = locked.value.until.astimezone()  # said in the PC's local time, with its offset
+    assert f"until {local:%Y-%m-%d %H:%M} (UTC{local:%z});" in str(locked.value)
     # while locked, even the right password is refused
     clock.advance(minutes=14)
     with pytest.raises(AccountLockedError):

@@ -93,7 +93,9 @@ class AccountLockedError(AuthError):
         self.username = username
         self.until = until
         super().__init__(
-            f"user {username!r} is locked after repeated failed logins until {until:%Y-%m-%d %H:%M} UTC; "
+            # Local time: the operator reading it compares it with the clock on their screen.
+            f"user {username!r} is locked after repeated failed logins until "
+            f"{until.astimezone():%Y-%m-%d %H:%M} (UTC{until.astimezone():%z}); "
             "wait, or ask a supervisor to run `benchlink users unlock`"
         )
 

@@ -27,6 +27,9 @@ def make_table(parent: QWidget, name: str, accessible: str, model: QAbstractItem
     table.setAlternatingRowColors(True)
     table.setShowGrid(False)
     table.setWordWrap(False)
+    # Tab leaves the table for the next control (arrows move between cells); moving cell by cell
+    # trapped keyboard users in a table of thousands of rows.
+    table.setTabKeyNavigation(False)
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 6)
     header = table.horizontalHeader()

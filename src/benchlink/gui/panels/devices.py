@@ -74,7 +74,7 @@ class DevicesPanel(QWidget):
         self.connect_button = QPushButton("&Connect", self)
         self.connect_button.setAccessibleName("Connect selected device")
         self.connect_button.setToolTip("Enable the selected device and open its link")
-        self.disconnect_button = QPushButton("&Disconnect", self)
+        self.disconnect_button = QPushButton("D&isconnect", self)  # Alt+D is the Devices menu
         self.disconnect_button.setAccessibleName("Disconnect selected device")
         self.disconnect_button.setToolTip("Close the selected device's link and stop reconnecting")
         self.connect_button.clicked.connect(lambda: self._request(True))
