@@ -156,6 +156,15 @@ def test_audit_search_and_chain_verification_detects_an_edit(
     qtbot.waitUntil(lambda: panel.model.rowCount() == 2, timeout=3000)
     panel.table.selectRow(0)
     assert '"v": 3' in panel.detail.toPlainText()
+    audit.append("alice", "mapping_import", "x", None, None)  # "mapping" must not match it as a LIKE pattern
+    panel.fields["action"].setText("mapping.")  # the start of an action finds every action it begins
+    qtbot.keyClick(panel.fields["action"], Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2, timeout=3000)
+    panel.fields["action"].setText("mapping_")  # "_" is a literal here, not a wildcard
+    qtbot.keyClick(panel.fields["action"], Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: [r.action for r in panel.model.rows()] == ["mapping_import"], timeout=3000)
+    panel.fields["action"].setText("")
+    qtbot.keyClick(panel.fields["action"], Qt.Key.Key_Return)
     qtbot.mouseClick(panel.verify_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.verdict.text().startswith("Chain intact"), timeout=3000)
     with store.engine.begin() as conn:

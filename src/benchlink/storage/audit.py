@@ -234,6 +234,7 @@ class AuditLog:
         *,
         actor: str | None = None,
         action: str | None = None,
+        action_prefix: str | None = None,
         target: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -246,6 +247,8 @@ class AuditLog:
             stmt = stmt.where(audit.c.actor == actor)
         if action is not None:
             stmt = stmt.where(audit.c.action == action)
+        if action_prefix is not None:  # "quarantine" finds quarantine.retried and quarantine.dismissed
+            stmt = stmt.where(audit.c.action.startswith(action_prefix, autoescape=True))
         if target is not None:
             stmt = stmt.where(audit.c.target == target)
         if since is not None:

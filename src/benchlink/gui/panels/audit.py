@@ -104,6 +104,8 @@ class AuditPanel(QWidget):
     def _criteria(self) -> dict[str, Any]:
         since, until = self.dates.value()
         values: dict[str, Any] = {k: e.text().strip() for k, e in self.fields.items() if e.text().strip()}
+        if "action" in values:  # people type the start of an action ("quarantine"), not its exact name
+            values["action_prefix"] = values.pop("action")
         values.update(since=since, until=until)
         return values
 
