@@ -50,13 +50,14 @@ def test_trace_shows_direction_timing_and_named_control_characters(
     panel.pause.setChecked(True)
     bus.publish(TraceChunk("xn", "in", 1001.0, b"\x04"))
     qtbot.wait(150)
-    assert model.rowCount() == 3  # paused: not appended
+    assert model.rowCount() == 3  # paused: the table holds still
     panel.pause.setChecked(False)
+    assert model.rowCount() == 4 and cell(3, "text") == "<EOT>"  # what came meanwhile is shown, not lost
     model.capacity = 4
     bus.publish(TraceChunk("xn", "in", 1002.0, b"\x05\x04"))
     bus.publish(TraceChunk("xn", "out", 1002.1, b"\x06"))
     qtbot.waitUntil(lambda: model.rowCount() == 4 and cell(3, "text") == "<ACK>", timeout=2000)
-    assert cell(0, "text") == "<ACK>"  # bounded: the oldest chunk went first
+    assert cell(0, "text") == "<STX>1H|<CR><ETX>12<CR><LF>"  # bounded: the oldest chunks went first
     close_window(qtbot, window)
 
 

@@ -2,11 +2,13 @@
 
 Chunks come from the engine's TraceChunk events (already on the GUI thread, in batches). The
 table is bounded (oldest chunks drop first) and can be paused, so a chatty line never grows
-memory and the operator can read a frame while traffic continues.
+memory and the operator can read a frame while traffic continues. What arrives while paused is
+held (as bounded as the table) and shown on resume: a trace with a silent gap misleads.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +82,7 @@ class TraceModel(RowsModel):
         )
         self._last: dict[str, float] = {}
         self.paused = False
+        self._held: deque[TraceLine] = deque(maxlen=capacity)
         self.devices: set[str] = set()
 
     def add_chunks(self, chunks: Iterable[TraceChunk]) -> None:
@@ -90,8 +93,17 @@ class TraceModel(RowsModel):
             self.devices.add(chunk.device)
             lines.append(TraceLine(chunk.at, chunk.device, chunk.direction,
                                    None if previous is None else max(0.0, chunk.at - previous), chunk.data))
-        if not self.paused:
+        if self.paused:
+            self._held.extend(lines)
+        else:
             self.append_rows(lines)
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused and self._held:
+            held = list(self._held)
+            self._held.clear()
+            self.append_rows(held)
 
 
 class TraceFilter(QSortFilterProxyModel):
@@ -164,7 +176,7 @@ class TracePanel(QWidget):
                 self.device.addItem(name)
 
     def _set_paused(self, paused: bool) -> None:
-        self.model.paused = paused
+        self.model.set_paused(paused)
 
     def _on_rows(self, *_: Any) -> None:
         if self.follow.isChecked():
