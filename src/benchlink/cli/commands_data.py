@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchlink.cli.errors import friendly
+from benchlink.cli.errors import EXIT_USAGE, friendly
 from benchlink.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 Common = Callable[[argparse.ArgumentParser], None]
 
-#: Exit status of a command that was asked for something it cannot do (bad option, unusable --out).
-EXIT_USAGE = 2
 #: How many failing frames ``decode`` lists one by one; a wrong baud rate fails every frame.
 _MAX_FRAME_LINES = 20
 #: What a shell user can type for TAB.

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from benchlink.cli.errors import EXIT_AUTH
 from benchlink.core.auth import (
     Actor,
     AuthError,
@@ -31,8 +32,6 @@ from benchlink.storage.store import Store
 T = TypeVar("T")
 Prompt = Callable[[str], str]
 
-#: Exit code of a command refused for missing, wrong or insufficient credentials.
-EXIT_AUTH = 4
 DEFAULT_ADMIN = "admin"
 
 

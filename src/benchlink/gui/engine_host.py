@@ -191,9 +191,7 @@ class EngineHost:
         return self.engine.ingestor
 
     def snapshots(self) -> list[DeviceSnapshot]:
-        # list() of a dict view runs in C without releasing the GIL: a consistent copy of the table.
-        runners = list(self.engine.runners.values())
-        return [runner.health.snapshot() for runner in runners] + list(self.engine.not_started.values())
+        return self.engine.snapshots()  # copies the runner table in C, so safe from this thread
 
     async def enable_device(self, name: str, enabled: bool) -> None:
         await self.run(self.engine.enable_device, name, enabled)
